@@ -1,0 +1,39 @@
+# Referee developer commands. Only python3 and make are needed; everything else is installed here.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# A CPU build is enough for tests; GPU users: `make install TORCH=torch` picks the default CUDA build.
+TORCH  ?= torch==2.13.0
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install install-test system-deps serve test lint bench demo sandbox-image clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[server,docker]"
+
+# Debian packages the tests use: g++ for C++ submissions, bubblewrap for the local sandbox.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ bubblewrap procps >/dev/null; \
+	else echo "not root or no apt-get: install g++ and bubblewrap yourself if missing"; fi
+
+install-test: $(BIN)/python system-deps
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[test]"
+
+serve: install
+	$(BIN)/referee serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,67 @@
+"""The sandbox contract shared by every backend (`local`, `docker`).
+
+A backend turns a `RunRequest` (what to run, with which limits) into a `RunResult` (what
+happened). It never raises for anything the program does: hostile or broken programs get a
+status, and only a failure of the sandbox itself is `sandbox_error`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(str, Enum):
+    ok = "ok"
+    runtime_error = "runtime_error"
+    compile_error = "compile_error"
+    timeout = "timeout"
+    memory_limit = "memory_limit"
+    output_limit = "output_limit"
+    sandbox_error = "sandbox_error"
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = Field("python", description="A key of the language table (`python`, `cpp`, ...).")
+    source: str = Field(..., max_length=1_000_000)
+    stdin: str = ""
+    argv: list[str] = Field(default_factory=list)
+    files: dict[str, str] = Field(
+        default_factory=dict, description="Extra files (relative path -> text) put in the work dir."
+    )
+    time_limit_s: float = Field(5.0, gt=0, le=300, description="Wall-clock limit of the run.")
+    memory_limit_mb: int = Field(512, ge=16, le=16384)
+    output_limit_bytes: int = Field(1 << 20, ge=1024, le=64 << 20, description="Cap per stream.")
+
+
+class RunResult(BaseModel):
+    status: Status
+    exit_code: int | None = None
+    signal: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    wall_time_s: float = 0.0
+    cpu_time_s: float = 0.0
+    peak_memory_mb: float | None = None
+    compile_output: str = Field("", description="Compiler messages for compiled languages.")
+    error: str | None = Field(None, description="What went wrong inside the sandbox itself.")
+
+
+class Sandbox(Protocol):
+    """A backend. `run` is thread-safe; the backend enforces its own concurrency limit."""
+
+    name: str
+
+    def run(self, request: RunRequest) -> RunResult: ...
+
+    def run_tests(self, request: RunRequest, stdins: list[str]) -> list[RunResult]:
+        """Run one program on several inputs, compiling it once (for compiled languages)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,191 @@
+"""The HTTP API contract: every request and response body, as pydantic models.
+
+The OpenAPI document (`/docs`, `/openapi.json`) and the README's API section are generated
+from these models, so this module is the one place the API is defined.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Message(BaseModel):
+    """One chat message, as in TRL's conversational datasets."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str
+
+
+Text = str | list[Message]
+
+
+def message_text(value: Text | None, *, assistant_only: bool = False) -> str:
+    """Flatten a string or a chat transcript to plain text.
+
+    For completions only the assistant turns count: a conversational completion from TRL is
+    `[{"role": "assistant", "content": "..."}]`, sometimes preceded by tool turns.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    turns = [m for m in value if m.role == "assistant"] if assistant_only else value
+    if not turns:
+        turns = value[-1:]
+    return "\n".join(m.content for m in turns)
+
+
+class Item(BaseModel):
+    """One rollout to score. Unknown fields are kept and handed to rewards, like TRL dataset columns."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = Field(None, description="Echoed back in the result; the index is used when absent.")
+    group: str | None = Field(
+        None,
+        description="Rollout group (one prompt's G samples). Group rewards such as `length` use it; "
+        "when absent the prompt text is the group.",
+    )
+    prompt: Text | None = None
+    completion: Text = Field(..., description="The model output: a string or chat messages.")
+    completion_tokens: int | None = Field(None, ge=0, description="Length in tokens, for length rewards.")
+    answer: str | None = Field(None, description="Gold answer (math) or reference (cot_rm).")
+
+    @field_validator("answer", "id", "group", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        # Datasets often store gold answers and ids as numbers; they are compared as text.
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, int | float):
+            return str(value)
+        return value
+
+    @property
+    def text(self) -> str:
+        """The completion as plain text (assistant turns only)."""
+        return message_text(self.completion, assistant_only=True)
+
+    @property
+    def prompt_text(self) -> str:
+        return message_text(self.prompt)
+
+    @property
+    def group_key(self) -> str:
+        return self.group if self.group is not None else self.prompt_text
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A declared or extra field by name (`tests`, `language`, `target_language`, ...)."""
+        if name in type(self).model_fields:
+            value = getattr(self, name)
+            return default if value is None else value
+        return (self.model_extra or {}).get(name, default)
+
+
+class RewardRequest(BaseModel):
+    """Score a batch of rollouts with a weighted set of rewards."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "rewards": {"math": 1.0, "format": 0.1},
+                    "params": {"format": {"prefilled_think": False}},
+                    "items": [
+                        {
+                            "id": "q7-3",
+                            "group": "q7",
+                            "prompt": "What is 1/2 + 0?",
+                            "completion": "<think>trivial</think>The answer is $\\boxed{\\frac{1}{2}}$.",
+                            "answer": "\\frac{1}{2}",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    rewards: dict[str, float] | None = Field(
+        None, description="Reward name -> weight. Give this or `profile`."
+    )
+    profile: str | None = Field(None, description="A named weight set, e.g. `r1-math`.")
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-reward options, keyed by reward name."
+    )
+    items: list[Item]
+
+    @model_validator(mode="after")
+    def _rewards_or_profile(self) -> RewardRequest:
+        if (self.rewards is None) == (self.profile is None):
+            raise ValueError("give exactly one of `rewards` (name -> weight) or `profile`")
+        return self
+
+
+class ItemResult(BaseModel):
+    id: str
+    reward: float = Field(..., description="Weighted sum of the scores; a null score counts as 0.")
+    scores: dict[str, float | None]
+    errors: dict[str, str] = Field(default_factory=dict, description="Why a score is null.")
+
+
+class RewardResponse(BaseModel):
+    results: list[ItemResult]
+    elapsed_ms: float
+    notes: list[str] = Field(default_factory=list, description="Batch-level remarks (e.g. length unit).")
+
+
+class RewardInfo(BaseModel):
+    name: str
+    description: str
+    requires: list[str] = Field(..., description="Item fields this reward needs.")
+    params: dict[str, Any] = Field(..., description="JSON schema of its options.")
+    group_reward: bool = False
+    available: bool = True
+    unavailable_reason: str | None = None
+    info: dict[str, Any] = Field(default_factory=dict, description="Backend details (model, device, ...).")
+
+
+class RewardCatalog(BaseModel):
+    rewards: list[RewardInfo]
+    profiles: dict[str, dict[str, float]]
+
+
+class OpenRLHFRequest(BaseModel):
+    """OpenRLHF's remote reward model protocol (`--remote_rm_url .../get_reward`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    query: list[str] = Field(..., description="Prompt + response text, one per sample.")
+    prompts: list[str] | None = None
+    labels: list[str | None] | None = None
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> OpenRLHFRequest:
+        for name in ("prompts", "labels"):
+            values = getattr(self, name)
+            if values is not None and len(values) != len(self.query):
+                raise ValueError(f"`{name}` has {len(values)} entries but `query` has {len(self.query)}")
+        return self
+
+
+class OpenRLHFResponse(BaseModel):
+    rewards: list[float]
+    scores: list[float]
+    extra_logs: dict[str, list[float]]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
