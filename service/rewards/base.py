@@ -65,6 +65,8 @@ class Reward:
     """Scores depend on the other items of the same rollout group."""
     depends_on: Callable[[Any], tuple[str, ...]] = lambda params: ()
     """Rewards whose scores it reads from `ctx.scores` (computed first, weight 0 if not asked for)."""
+    unavailable_hint: str | None = None
+    """Told to the user when a needed resource is missing, e.g. how to start the server with it."""
 
     @property
     def description(self) -> str:

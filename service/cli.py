@@ -1,0 +1,67 @@
+"""The `referee` command. Imports stay inside the commands so `referee score` works with the
+client-only install (no FastAPI) and `--help` is instant."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Referee: a verifiable reward service for RL on language models.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+
+@app.callback()
+def main() -> None:
+    """Referee: a verifiable reward service for RL on language models."""
+
+
+def _export(name: str, value: object) -> None:
+    """Pass a CLI flag on as `REFEREE_<NAME>` so every uvicorn worker process sees the same settings."""
+    if value is not None:
+        os.environ[f"REFEREE_{name.upper()}"] = str(value)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind. [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port. [default: 8000]")] = None,
+    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes. [default: 1]")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file with settings (same names as REFEREE_* env vars, lower case).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the reward API (flags > REFEREE_* environment > --config file > defaults)."""
+    import tempfile
+
+    import uvicorn
+
+    from service.settings import CONFIG_ENV, Settings
+
+    if config is not None:
+        if not config.is_file():
+            raise typer.BadParameter(f"{config} does not exist", param_hint="--config")
+        os.environ[CONFIG_ENV] = str(config.resolve())
+    for name, value in {"host": host, "port": port, "workers": workers}.items():
+        _export(name, value)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's message names the bad setting
+        typer.echo(f"error: invalid settings: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="referee-metrics-")
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=log_level,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
+
+
+if __name__ == "__main__":
+    app()

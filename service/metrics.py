@@ -1,0 +1,29 @@
+"""Prometheus metrics, defined once here and updated by the engine, the pools and the routers."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ITEMS_SCORED = Counter("referee_items_scored_total", "Item scores computed, per reward.", ["reward"])
+SCORE_ERRORS = Counter(
+    "referee_score_errors_total", "Item scores that came back null, per reward and kind.", ["reward", "kind"]
+)
+REWARD_LATENCY = Histogram(
+    "referee_reward_seconds",
+    "Time to compute one reward over one request's batch.",
+    ["reward"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+REQUEST_LATENCY = Histogram(
+    "referee_request_seconds",
+    "End-to-end request latency, per endpoint.",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+BATCH_ITEMS = Histogram(
+    "referee_batch_items", "Items per request.", buckets=(1, 8, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+)
+WORKER_POOL_SIZE = Gauge("referee_worker_pool_size", "Live worker processes, per pool.", ["pool"])
+WORKER_RESTARTS = Counter(
+    "referee_worker_restarts_total", "Worker processes replaced, per pool and reason.", ["pool", "reason"]
+)

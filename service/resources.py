@@ -1,0 +1,23 @@
+"""Shared, long-lived resources that reward functions reach through `ctx.resource(name)`.
+
+Built once at startup and closed at shutdown, so worker processes, sandboxes and models are
+warm for every request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.settings import Settings
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    resources: dict[str, Any] = {}
+    return resources
+
+
+def close_resources(resources: dict[str, Any]) -> None:
+    for resource in resources.values():
+        close = getattr(resource, "close", None)
+        if close is not None:
+            close()

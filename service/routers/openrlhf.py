@@ -1,0 +1,56 @@
+"""`POST /get_reward`: OpenRLHF's remote reward-model protocol, scored with a configured profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from service import metrics
+from service.dependencies import get_resources, get_settings
+from service.errors import APIError
+from service.schemas import Item, OpenRLHFRequest, OpenRLHFResponse, RewardRequest
+from service.scoring import score_request
+from service.settings import Settings
+
+router = APIRouter(tags=["openrlhf"])
+
+# Errors about item fields are reported against the OpenRLHF request's own lists.
+_OPENRLHF_FIELDS = {"answer": "labels", "prompt": "prompts", "completion": "query"}
+
+
+def split_query(query: str, prompt: str | None) -> str:
+    """OpenRLHF sends prompt + response as one string; the response is what follows the prompt."""
+    if prompt and query.startswith(prompt):
+        return query[len(prompt):]
+    return query
+
+
+@router.post("/get_reward", response_model=OpenRLHFResponse, summary="OpenRLHF remote reward model")
+async def get_reward(
+    request: OpenRLHFRequest,
+    resources: dict[str, Any] = Depends(get_resources),
+    settings: Settings = Depends(get_settings),
+) -> OpenRLHFResponse:
+    prompts = request.prompts or [None] * len(request.query)
+    labels = request.labels or [None] * len(request.query)
+    items = [
+        Item(id=str(i), prompt=prompt, completion=split_query(query, prompt), answer=label)
+        for i, (query, prompt, label) in enumerate(zip(request.query, prompts, labels, strict=True))
+    ]
+    with metrics.REQUEST_LATENCY.labels("/get_reward").time():
+        try:
+            response = await score_request(RewardRequest(profile=settings.openrlhf_profile, items=items),
+                                           resources, settings.max_items)
+        except APIError as exc:
+            for error in exc.errors:
+                loc = error["loc"]
+                if loc[:2] == ["body", "items"] and len(loc) >= 4:
+                    error["loc"] = ["body", _OPENRLHF_FIELDS.get(loc[3], loc[3]), loc[2]]
+                elif loc[:2] == ["body", "items"]:
+                    error["loc"] = ["body", "query"]
+            raise
+    rewards = [result.reward for result in response.results]
+    components = response.results[0].scores.keys() if response.results else []
+    extra_logs = {name: [result.scores[name] or 0.0 for result in response.results] for name in components}
+    return OpenRLHFResponse(rewards=rewards, scores=rewards, extra_logs=extra_logs)

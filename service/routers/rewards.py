@@ -1,0 +1,51 @@
+"""`/v1/rewards`: score a batch, and list what can be scored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from service import metrics
+from service.dependencies import get_resources, get_settings
+from service.rewards.registry import PROFILES, REWARDS
+from service.schemas import RewardCatalog, RewardInfo, RewardRequest, RewardResponse
+from service.scoring import score_request
+from service.settings import Settings
+
+router = APIRouter(prefix="/v1", tags=["rewards"])
+
+
+@router.post("/rewards", response_model=RewardResponse, summary="Score a batch of rollouts")
+async def post_rewards(
+    request: RewardRequest,
+    resources: dict[str, Any] = Depends(get_resources),
+    settings: Settings = Depends(get_settings),
+) -> RewardResponse:
+    """Results come back in item order. A score that could not be computed is `null`, with its
+    reason in `errors`, and counts as 0 in `reward`; the other items are scored normally."""
+    with metrics.REQUEST_LATENCY.labels("/v1/rewards").time():
+        return await score_request(request, resources, settings.max_items)
+
+
+@router.get("/rewards", response_model=RewardCatalog, summary="List rewards, their options and profiles")
+async def get_rewards(resources: dict[str, Any] = Depends(get_resources)) -> RewardCatalog:
+    infos = []
+    for name, reward in REWARDS.items():
+        missing = [r for r in reward.resources if resources.get(r) is None]
+        details = {}
+        for resource_name in reward.resources:
+            describe = getattr(resources.get(resource_name), "describe", None)
+            if describe is not None:
+                details.update(describe())
+        infos.append(RewardInfo(
+            name=name,
+            description=reward.description,
+            requires=list(reward.requires),
+            params=reward.params.model_json_schema(),
+            group_reward=reward.group_reward,
+            available=not missing,
+            unavailable_reason=(reward.unavailable_hint or f"needs {', '.join(missing)}") if missing else None,
+            info=details,
+        ))
+    return RewardCatalog(rewards=infos, profiles=PROFILES)

@@ -1,0 +1,167 @@
+"""The scoring engine: validate a request against the registry, run its rewards, combine by weight.
+
+Rewards run in dependency levels (e.g. `length` reads `math`); the rewards of one level run
+concurrently in threads, so math grading, sandbox runs and the reward model overlap.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ValidationError
+
+from service import metrics
+from service.errors import APIError, error_entry
+from service.rewards.base import Reward, RewardContext, Score
+from service.rewards.registry import PROFILES, REWARDS
+from service.schemas import Item, ItemResult, RewardRequest, RewardResponse
+
+MAX_REPORTED_ERRORS = 20
+# Rewards block on worker pools, sandboxes and the reward model; keep them off FastAPI's own limiter.
+_REWARD_THREADS = anyio.CapacityLimiter(64)
+
+
+def resolve_weights(request: RewardRequest) -> dict[str, float]:
+    if request.profile is not None:
+        if request.profile not in PROFILES:
+            raise APIError.at(422, ["body", "profile"], f"unknown profile {request.profile!r}; "
+                              f"known profiles: {', '.join(sorted(PROFILES))}", "unknown_profile")
+        return dict(PROFILES[request.profile])
+    weights = dict(request.rewards or {})
+    if not weights:
+        raise APIError.at(422, ["body", "rewards"], "name at least one reward", "empty_rewards")
+    for name, weight in weights.items():
+        if name not in REWARDS:
+            raise APIError.at(422, ["body", "rewards", name], f"unknown reward {name!r}; "
+                              f"known rewards: {', '.join(sorted(REWARDS))}", "unknown_reward")
+        if not math.isfinite(weight):
+            raise APIError.at(422, ["body", "rewards", name], "weight must be a finite number", "invalid_weight")
+    return weights
+
+
+def parse_params(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, BaseModel]:
+    """Every reward's params model, validated; errors point into `params.<reward>.<field>`."""
+    parsed: dict[str, BaseModel] = {}
+    for name in raw:
+        if name not in REWARDS:
+            raise APIError.at(422, ["body", "params", name], f"params for unknown reward {name!r}; "
+                              f"known rewards: {', '.join(sorted(REWARDS))}", "unknown_reward")
+    for name, reward in REWARDS.items():
+        try:
+            parsed[name] = reward.params.model_validate(raw.get(name, {}))
+        except ValidationError as exc:
+            raise APIError(422, [error_entry(["body", "params", name, *e["loc"]], e["msg"], e["type"])
+                                 for e in exc.errors()]) from None
+    return parsed
+
+
+def plan_levels(weights: Mapping[str, float], params: Mapping[str, BaseModel]) -> list[list[str]]:
+    """Order the requested rewards and their dependencies so every reward runs after what it reads."""
+    needed: dict[str, tuple[str, ...]] = {}
+    pending = list(weights)
+    while pending:
+        name = pending.pop()
+        if name in needed:
+            continue
+        deps = tuple(REWARDS[name].depends_on(params[name]))
+        for dep in deps:
+            if dep not in REWARDS:
+                raise APIError.at(422, ["body", "params", name], f"reward {name!r} depends on unknown "
+                                  f"reward {dep!r}; known rewards: {', '.join(sorted(REWARDS))}", "unknown_reward")
+        needed[name] = deps
+        pending.extend(deps)
+    levels: list[list[str]] = []
+    done: set[str] = set()
+    while len(done) < len(needed):
+        level = sorted(n for n, deps in needed.items() if n not in done and all(d in done for d in deps))
+        if not level:
+            raise APIError.at(422, ["body", "params"], "reward dependencies form a cycle", "dependency_cycle")
+        levels.append(level)
+        done.update(level)
+    return levels
+
+
+def check_available(names: Sequence[str], resources: Mapping[str, Any]) -> None:
+    for name in names:
+        reward = REWARDS[name]
+        missing = [r for r in reward.resources if resources.get(r) is None]
+        if missing:
+            hint = reward.unavailable_hint or f"the server has no {', '.join(missing)} configured"
+            raise APIError.at(422, ["body", "rewards", name], f"reward {name!r} is not available: {hint}",
+                              "reward_unavailable")
+
+
+def check_required_fields(names: Sequence[str], items: Sequence[Item]) -> None:
+    errors = []
+    for name in names:
+        for field in REWARDS[name].requires:
+            for index, item in enumerate(items):
+                if item.get(field) is None and len(errors) < MAX_REPORTED_ERRORS:
+                    errors.append(error_entry(["body", "items", index, field],
+                                              f"reward {name!r} needs item field {field!r}", "missing_field"))
+    if errors:
+        raise APIError(422, errors)
+
+
+def _run_reward(name: str, reward: Reward, items: Sequence[Item], params: BaseModel,
+                ctx: RewardContext) -> list[Score]:
+    """Call one reward; whatever it does, return exactly one finite-or-null score per item."""
+    started = time.perf_counter()
+    try:
+        scores = list(reward.fn(items, params, ctx))
+        if len(scores) != len(items):
+            raise RuntimeError(f"returned {len(scores)} scores for {len(items)} items")
+    except Exception as exc:  # a bug in one reward must not fail the request
+        scores = [Score.fail(f"internal error: {type(exc).__name__}: {exc}")] * len(items)
+    metrics.REWARD_LATENCY.labels(name).observe(time.perf_counter() - started)
+    checked = []
+    for score in scores:
+        if score.value is not None and not math.isfinite(score.value):
+            score = Score.fail("reward produced a non-finite value")
+        if score.value is None:
+            kind = (score.error or "unknown").split(":")[0].split(" ")[0]
+            metrics.SCORE_ERRORS.labels(name, kind).inc()
+        checked.append(score)
+    metrics.ITEMS_SCORED.labels(name).inc(len(items))
+    return checked
+
+
+async def score_request(request: RewardRequest, resources: Mapping[str, Any], max_items: int) -> RewardResponse:
+    started = time.perf_counter()
+    items = request.items
+    if len(items) > max_items:
+        raise APIError.at(413, ["body", "items"], f"{len(items)} items is more than the limit of {max_items}",
+                          "too_many_items")
+    weights = resolve_weights(request)
+    params = parse_params(request.params)
+    levels = plan_levels(weights, params)
+    names = [name for level in levels for name in level]
+    check_available(names, resources)
+    check_required_fields(names, items)
+    metrics.BATCH_ITEMS.observe(len(items))
+
+    ctx = RewardContext(resources=dict(resources))
+    for level in levels:
+        async def run(name: str) -> None:
+            ctx.scores[name] = await anyio.to_thread.run_sync(
+                _run_reward, name, REWARDS[name], items, params[name], ctx, limiter=_REWARD_THREADS)
+
+        async with anyio.create_task_group() as tasks:
+            for name in level:
+                tasks.start_soon(run, name)
+
+    results = []
+    for index, item in enumerate(items):
+        scores = {name: ctx.scores[name][index] for name in names}
+        results.append(ItemResult(
+            id=item.id if item.id is not None else str(index),
+            reward=sum(weights.get(n, 0.0) * (s.value or 0.0) for n, s in scores.items()),
+            scores={n: s.value for n, s in scores.items()},
+            errors={n: s.error or "unknown error" for n, s in scores.items() if s.value is None},
+        ))
+    return RewardResponse(results=results, elapsed_ms=(time.perf_counter() - started) * 1000,
+                          notes=list(dict.fromkeys(ctx.notes)))

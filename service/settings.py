@@ -1,0 +1,52 @@
+"""Service settings: CLI flags > environment (`REFEREE_*`) > TOML file (`--config`) > defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "REFEREE_CONFIG"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(1, ge=1, description="uvicorn worker processes")
+    shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, in-flight requests get this long to finish.")
+    api_key: str | None = Field(None, description="When set, every endpoint but /healthz needs `Bearer <key>`.")
+
+    max_body_bytes: int = Field(64 << 20, ge=1024, description="Larger request bodies get 413.")
+    max_items: int = Field(16384, ge=1, description="Larger batches get 413.")
+
+    math_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    math_timeout_s: float = Field(5.0, gt=0, description="Default per-item hard timeout of math grading.")
+
+    openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"config file {config_file} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
