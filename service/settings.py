@@ -19,8 +19,8 @@ CONFIG_ENV = "REFEREE_CONFIG"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field("127.0.0.1", description="Interface to bind; `0.0.0.0` to serve other machines.")
+    port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes")
     shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, in-flight requests get this long to finish.")
     api_key: str | None = Field(None, description="When set, every endpoint but /healthz needs `Bearer <key>`.")
@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 << 20, ge=1024, description="Larger request bodies get 413.")
     max_items: int = Field(16384, ge=1, description="Larger batches get 413.")
 
-    math_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    math_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
+                              description="Worker processes that grade math answers.")
     math_timeout_s: float = Field(5.0, gt=0, description="Default per-item hard timeout of math grading.")
 
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
