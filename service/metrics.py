@@ -23,7 +23,8 @@ REQUEST_LATENCY = Histogram(
 BATCH_ITEMS = Histogram(
     "referee_batch_items", "Items per request.", buckets=(1, 8, 32, 64, 128, 256, 512, 1024, 4096, 16384)
 )
-WORKER_POOL_SIZE = Gauge("referee_worker_pool_size", "Live worker processes, per pool.", ["pool"])
+WORKER_POOL_SIZE = Gauge("referee_worker_pool_size", "Live worker processes, per pool.", ["pool"],
+                         multiprocess_mode="livesum")
 WORKER_RESTARTS = Counter(
     "referee_worker_restarts_total", "Worker processes replaced, per pool and reason.", ["pool", "reason"]
 )

@@ -12,7 +12,9 @@ from service.settings import Settings
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
-    resources: dict[str, Any] = {}
+    from service.worker_pool import WorkerPool
+
+    resources: dict[str, Any] = {"math_pool": WorkerPool(settings.math_workers, name="math")}
     return resources
 
 

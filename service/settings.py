@@ -30,7 +30,6 @@ class Settings(BaseSettings):
 
     math_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
                               description="Worker processes that grade math answers.")
-    math_timeout_s: float = Field(5.0, gt=0, description="Default per-item hard timeout of math grading.")
 
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
 

@@ -1,0 +1,176 @@
+"""A pool of worker processes that can be killed: the only safe way to put a hard timeout on sympy.
+
+Each worker is a process with its own pipe, driven by one thread of the pool. A task that runs past
+its timeout gets its worker SIGKILLed and replaced; a worker that dies mid-task has the task retried
+once on a fresh worker. `map` is safe to call from many threads: concurrent requests share the
+workers through one queue.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import queue
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from service import metrics
+
+TIMEOUT = "timeout"
+WORKER_CRASHED = "worker_crashed"
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: Any = None
+    error: str | None = None
+
+
+@dataclass
+class _Task:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    timeout: float
+    future: Future[Outcome]
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGKILL when the parent dies, so a killed server leaves no workers behind."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(conn: Connection) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server; it closes the pool
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", fn(*args))
+        except Exception as exc:
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+class _Worker:
+    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class WorkerPool:
+    def __init__(self, size: int, *, name: str = "math", preload: Sequence[str] = ("service.math_grader",)) -> None:
+        if size < 1:
+            raise ValueError("a pool needs at least one worker")
+        # forkserver: workers never inherit the server's threads or locks, and a replacement
+        # forks from a process that already imported the grader, so it is ready in milliseconds.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(preload))
+        self.name = name
+        self.size = size
+        self.restarts = 0
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._workers: list[_Worker | None] = [None] * size
+        self._threads = [threading.Thread(target=self._serve, args=(slot,), daemon=True, name=f"{name}-pool-{slot}")
+                         for slot in range(size)]
+        for slot in range(size):
+            self._workers[slot] = _Worker(self._context)
+        for thread in self._threads:
+            thread.start()
+        metrics.WORKER_POOL_SIZE.labels(pool=name).set(size)
+
+    def map(self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]], timeout: float) -> list[Outcome]:
+        """Run `fn(*args)` for each args tuple; `fn` must be importable (pickled by reference)."""
+        if self._closed:
+            raise RuntimeError("the pool is closed")
+        futures: list[Future[Outcome]] = []
+        for args in args_list:
+            future: Future[Outcome] = Future()
+            self._tasks.put(_Task(fn, tuple(args), timeout, future))
+            futures.append(future)
+        return [future.result() for future in futures]
+
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers if w is not None and w.process.pid is not None]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for _ in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join(10)
+        for slot, worker in enumerate(self._workers):
+            if worker is not None:
+                worker.kill()
+                self._workers[slot] = None
+        while True:  # whatever was still queued is answered, never left hanging
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None:
+                task.future.set_result(Outcome(error="pool closed"))
+        metrics.WORKER_POOL_SIZE.labels(pool=self.name).set(0)
+
+    def _replace(self, slot: int, reason: str) -> None:
+        old = self._workers[slot]
+        if old is not None:
+            old.kill()
+        self._workers[slot] = None if self._closed else _Worker(self._context)
+        self.restarts += 1
+        metrics.WORKER_RESTARTS.labels(pool=self.name, reason=reason).inc()
+
+    def _serve(self, slot: int) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            outcome = self._run(slot, task)
+            if outcome.error == WORKER_CRASHED and not self._closed:
+                outcome = self._run(slot, task)  # once more, on a fresh worker
+            task.future.set_result(outcome)
+
+    def _run(self, slot: int, task: _Task) -> Outcome:
+        worker = self._workers[slot]
+        if worker is None:
+            return Outcome(error="pool closed")
+        try:
+            worker.conn.send((task.fn, task.args))
+            if not worker.conn.poll(task.timeout):
+                self._replace(slot, TIMEOUT)
+                return Outcome(error=TIMEOUT)
+            status, value = worker.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            self._replace(slot, WORKER_CRASHED)
+            return Outcome(error=WORKER_CRASHED)
+        except Exception as exc:  # e.g. the task could not be pickled
+            return Outcome(error=f"error: {type(exc).__name__}: {exc}")
+        return Outcome(value=value) if status == "ok" else Outcome(error=f"error: {value}")
+
