@@ -8,6 +8,7 @@ Blocks live between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->` m
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -82,9 +83,10 @@ def rewards_block() -> str:
         fields = ", ".join(f"`{f}`" for f in reward.requires) or "-"
         kind = " (per group)" if reward.group_reward else ""
         rows.append(f"| `{name}`{kind} | {reward.description} | {fields} | {options or '-'} |")
-    rows += ["", "| profile | weights |", "|---|---|"]
-    rows += [f"| `{name}` | {', '.join(f'`{r}`: {w}' for r, w in weights.items())} |"
-             for name, weights in PROFILES.items()]
+    rows += ["", "| profile | weights | options |", "|---|---|---|"]
+    rows += [f"| `{name}` | {', '.join(f'`{r}`: {w}' for r, w in profile.weights.items())} "
+             f"| {', '.join(f'`{r}`: `{json.dumps(p)}`' for r, p in profile.params.items()) or '-'} |"
+             for name, profile in PROFILES.items()]
     return "\n".join(rows)
 
 

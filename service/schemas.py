@@ -150,9 +150,15 @@ class RewardInfo(BaseModel):
     info: dict[str, Any] = Field(default_factory=dict, description="Backend details (model, device, ...).")
 
 
+class ProfileInfo(BaseModel):
+    weights: dict[str, float]
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Defaults; a request's "
+                                              "`params` override them.")
+
+
 class RewardCatalog(BaseModel):
     rewards: list[RewardInfo]
-    profiles: dict[str, dict[str, float]]
+    profiles: dict[str, ProfileInfo]
 
 
 class OpenRLHFRequest(BaseModel):

@@ -25,12 +25,16 @@ MAX_REPORTED_ERRORS = 20
 _REWARD_THREADS = anyio.CapacityLimiter(64)
 
 
-def resolve_weights(request: RewardRequest) -> dict[str, float]:
+def resolve_weights(request: RewardRequest) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """The request's weights and params, with a profile's defaults filled in."""
     if request.profile is not None:
         if request.profile not in PROFILES:
             raise APIError.at(422, ["body", "profile"], f"unknown profile {request.profile!r}; "
                               f"known profiles: {', '.join(sorted(PROFILES))}", "unknown_profile")
-        return dict(PROFILES[request.profile])
+        profile = PROFILES[request.profile]
+        params = {name: {**profile.params.get(name, {}), **request.params.get(name, {})}
+                  for name in {*profile.params, *request.params}}
+        return dict(profile.weights), params
     weights = dict(request.rewards or {})
     if not weights:
         raise APIError.at(422, ["body", "rewards"], "name at least one reward", "empty_rewards")
@@ -40,33 +44,38 @@ def resolve_weights(request: RewardRequest) -> dict[str, float]:
                               f"known rewards: {', '.join(sorted(REWARDS))}", "unknown_reward")
         if not math.isfinite(weight):
             raise APIError.at(422, ["body", "rewards", name], "weight must be a finite number", "invalid_weight")
-    return weights
+    return weights, dict(request.params)
 
 
-def parse_params(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, BaseModel]:
-    """Every reward's params model, validated; errors point into `params.<reward>.<field>`."""
-    parsed: dict[str, BaseModel] = {}
+def parse_one_params(name: str, raw: Mapping[str, Any]) -> BaseModel:
+    try:
+        return REWARDS[name].params.model_validate(raw)
+    except ValidationError as exc:
+        raise APIError(422, [error_entry(["body", "params", name, *e["loc"]], e["msg"], e["type"])
+                             for e in exc.errors()]) from None
+
+
+def parse_params(raw: Mapping[str, Mapping[str, Any]], weights: Mapping[str, float]) -> dict[str, BaseModel]:
+    """Validated params of every reward the request names or gives options for; errors point
+    into `params.<reward>.<field>`. Dependencies are parsed when the plan reaches them."""
     for name in raw:
         if name not in REWARDS:
             raise APIError.at(422, ["body", "params", name], f"params for unknown reward {name!r}; "
                               f"known rewards: {', '.join(sorted(REWARDS))}", "unknown_reward")
-    for name, reward in REWARDS.items():
-        try:
-            parsed[name] = reward.params.model_validate(raw.get(name, {}))
-        except ValidationError as exc:
-            raise APIError(422, [error_entry(["body", "params", name, *e["loc"]], e["msg"], e["type"])
-                                 for e in exc.errors()]) from None
-    return parsed
+    return {name: parse_one_params(name, raw.get(name, {})) for name in {*weights, *raw}}
 
 
-def plan_levels(weights: Mapping[str, float], params: Mapping[str, BaseModel]) -> list[list[str]]:
-    """Order the requested rewards and their dependencies so every reward runs after what it reads."""
+def plan_levels(weights: Mapping[str, float], params: dict[str, BaseModel]) -> list[list[str]]:
+    """Order the requested rewards and their dependencies so every reward runs after what it reads
+    (parsing the params of dependencies the request did not name)."""
     needed: dict[str, tuple[str, ...]] = {}
     pending = list(weights)
     while pending:
         name = pending.pop()
         if name in needed:
             continue
+        if name not in params:
+            params[name] = parse_one_params(name, {})
         deps = tuple(REWARDS[name].depends_on(params[name]))
         for dep in deps:
             if dep not in REWARDS:
@@ -136,8 +145,8 @@ async def score_request(request: RewardRequest, resources: Mapping[str, Any], ma
     if len(items) > max_items:
         raise APIError.at(413, ["body", "items"], f"{len(items)} items is more than the limit of {max_items}",
                           "too_many_items")
-    weights = resolve_weights(request)
-    params = parse_params(request.params)
+    weights, raw_params = resolve_weights(request)
+    params = parse_params(raw_params, weights)
     levels = plan_levels(weights, params)
     names = [name for level in levels for name in level]
     check_available(names, resources)

@@ -8,6 +8,7 @@ workers through one queue.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import queue
@@ -42,10 +43,8 @@ class _Task:
 
 def _die_with_parent() -> None:
     """Linux: get SIGKILL when the parent dies, so a killed server leaves no workers behind."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
 
 def _worker_main(conn: Connection) -> None:

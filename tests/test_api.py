@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from service.rewards import registry
-from service.rewards.base import Reward, RewardContext, Score
+from service.rewards.base import Profile, Reward, RewardContext, Score
 from service.schemas import Item
 from tests.server_utils import running_server
 
@@ -54,7 +54,7 @@ TEST_REWARDS = {
 def server() -> Iterator[str]:
     saved = dict(registry.REWARDS), dict(registry.PROFILES)
     registry.REWARDS.update(TEST_REWARDS)
-    registry.PROFILES["t-profile"] = {"t_len": 1.0, "t_gold": 10.0}
+    registry.PROFILES["t-profile"] = Profile({"t_len": 1.0, "t_gold": 10.0}, {"t_len": {"factor": 2.0}})
     try:
         with running_server(max_items=50, max_body_bytes=200_000) as url:
             yield url
@@ -99,8 +99,10 @@ def test_params_and_dependencies(server: str) -> None:
 
 
 def test_profile(server: str) -> None:
-    result = post(server, {"profile": "t-profile", "items": [{"completion": "ab", "answer": "ab"}]}).json()
-    assert result["results"][0]["reward"] == 12.0
+    body = {"profile": "t-profile", "items": [{"completion": "ab", "answer": "ab"}]}
+    assert post(server, body).json()["results"][0]["reward"] == 14.0  # the profile's factor 2
+    body["params"] = {"t_len": {"factor": 3.0}}
+    assert post(server, body).json()["results"][0]["reward"] == 16.0  # request params win
 
 
 def test_empty_batch(server: str) -> None:
@@ -165,7 +167,8 @@ def test_catalog_lists_rewards_params_and_availability(server: str) -> None:
     assert by_name["t_len"]["description"].startswith("Completion length")
     assert by_name["t_gold"]["requires"] == ["answer"]
     assert by_name["t_model"]["available"] is False and "--model" in by_name["t_model"]["unavailable_reason"]
-    assert catalog["profiles"]["t-profile"] == {"t_len": 1.0, "t_gold": 10.0}
+    assert catalog["profiles"]["t-profile"] == {"weights": {"t_len": 1.0, "t_gold": 10.0},
+                                                "params": {"t_len": {"factor": 2.0}}}
 
 
 def test_metrics_count_items_and_errors(server: str) -> None:
@@ -177,7 +180,7 @@ def test_metrics_count_items_and_errors(server: str) -> None:
 
 
 def test_openrlhf_get_reward(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.PROFILES, "r1-math", {"t_len": 1.0, "t_gold": 10.0})
+    monkeypatch.setitem(registry.PROFILES, "r1-math", Profile({"t_len": 1.0, "t_gold": 10.0}))
     body = {"query": ["Q: 1+1? A: 2", "Q: 2+2? A: 5"], "prompts": ["Q: 1+1? A: ", "Q: 2+2? A: "],
             "labels": ["2", "4"]}
     response = httpx.post(f"{server}/get_reward", json=body, timeout=30)

@@ -73,6 +73,14 @@ class Reward:
         return (self.fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
 
 
+@dataclass(frozen=True)
+class Profile:
+    """A named weight set, with the options its rewards need (a request's `params` override them)."""
+
+    weights: dict[str, float]
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 def group_indices(items: Sequence[Item]) -> dict[str, list[int]]:
     """Item indices per rollout group, in first-seen order."""
     groups: dict[str, list[int]] = {}

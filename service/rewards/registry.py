@@ -1,16 +1,38 @@
-"""The registry: reward name -> `Reward`, and profile name -> weights.
+"""The registry: reward name -> `Reward`, and profile name -> `Profile`.
 
 Adding a reward is one function in its own module plus one line here.
 """
 
 from __future__ import annotations
 
-from service.rewards.base import Reward
+from service.rewards.base import Profile, Reward
+from service.rewards.format import FormatParams, TagsParams, format_reward, tags_reward
+from service.rewards.language import LanguageParams, language_reward
+from service.rewards.length import LengthParams, OverlongParams, length_reward, overlong_reward
 from service.rewards.math import MathParams, math_reward
+from service.rewards.repetition import RepetitionParams, repetition_reward
 
 REWARDS: dict[str, Reward] = {
     "math": Reward(math_reward, MathParams, requires=("answer",), resources=("math_pool",)),
+    "format": Reward(format_reward, FormatParams),
+    "tags": Reward(tags_reward, TagsParams),
+    "language": Reward(language_reward, LanguageParams),
+    "length": Reward(length_reward, LengthParams, group_reward=True, depends_on=lambda p: (p.correct_from,)),
+    "overlong": Reward(overlong_reward, OverlongParams),
+    "repetition": Reward(repetition_reward, RepetitionParams),
 }
 
-PROFILES: dict[str, dict[str, float]] = {
+PROFILES: dict[str, Profile] = {
+    # DeepSeek-R1-Zero / open-r1: accuracy + format, summed.
+    "r1-math": Profile({"math": 1.0, "format": 1.0}),
+    # DeepSeek-R1: adds language consistency of the chain of thought.
+    "r1-math-language": Profile({"math": 1.0, "format": 1.0, "language": 1.0}),
+    # Kimi k1.5: accuracy + length penalty at a constant weight (after a warm-up without it).
+    "kimi-math": Profile({"math": 1.0, "length": 1.0}),
+    # DAPO: accuracy + soft overlong punishment with the paper's L_max = 20480, L_cache = 4096.
+    "dapo-math": Profile({"math": 1.0, "overlong": 1.0},
+                         {"overlong": {"max_length": 20480, "cache_length": 4096}}),
+    # theLMbook "GRPO from scratch": 2.0 for a correct answer, 0.2 per reasoning/answer tag (4 tags).
+    "gsm8k-lmbook": Profile({"math": 2.0, "tags": 0.8},
+                            {"tags": {"think_tag": "reasoning", "answer_tag": "answer"}}),
 }

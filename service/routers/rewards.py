@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from service import metrics
 from service.dependencies import get_resources, get_settings
 from service.rewards.registry import PROFILES, REWARDS
-from service.schemas import RewardCatalog, RewardInfo, RewardRequest, RewardResponse
+from service.schemas import ProfileInfo, RewardCatalog, RewardInfo, RewardRequest, RewardResponse
 from service.scoring import score_request
 from service.settings import Settings
 
@@ -48,4 +48,5 @@ async def get_rewards(resources: dict[str, Any] = Depends(get_resources)) -> Rew
             unavailable_reason=(reward.unavailable_hint or f"needs {', '.join(missing)}") if missing else None,
             info=details,
         ))
-    return RewardCatalog(rewards=infos, profiles=PROFILES)
+    profiles = {name: ProfileInfo(weights=p.weights, params=p.params) for name, p in PROFILES.items()}
+    return RewardCatalog(rewards=infos, profiles=profiles)
