@@ -1,0 +1,24 @@
+"""Small builders shared by the reward tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.rewards.base import RewardContext, Score
+from service.rewards.registry import REWARDS
+from service.schemas import Item
+
+
+def items(*completions: str, **fields: Any) -> list[Item]:
+    return [Item(completion=c, **fields) for c in completions]
+
+
+def score(name: str, batch: list[Item], ctx: RewardContext | None = None, **params: Any) -> list[float | None]:
+    """Run one registered reward directly and return the score values."""
+    reward = REWARDS[name]
+    results = reward.fn(batch, reward.params.model_validate(params), ctx or RewardContext())
+    return [s.value for s in results]
+
+
+def scored(*values: float | None) -> list[Score]:
+    return [Score(v) if v is not None else Score.fail("unknown") for v in values]
