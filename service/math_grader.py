@@ -37,7 +37,7 @@ def strip_markup(text: str) -> str:
     text = text.strip().strip("$").strip()
     for _ in range(3):
         text = _WRAPPERS.sub(r"\1", text)
-    text = re.sub(r"\\(?:left|right)\b|\\[,;:! ]|\\displaystyle", "", text)
+    text = re.sub(r"\\(?:left|right)\b|\\[,;:! ]|\\displaystyle|\\\$", "", text)
     return text.strip().rstrip(".").strip()
 
 
@@ -58,6 +58,9 @@ def quick_verdict(gold: str, answer: str) -> bool | None:
     gold_number, answer_number = plain_number(gold), plain_number(answer)
     if gold_number is not None and answer_number is not None:
         return gold_number == answer_number
+    percent = re.fullmatch(r"(.*?)\s*\\?%", strip_markup(answer))
+    if gold_number is not None and percent and plain_number(percent.group(1)) == gold_number:
+        return True  # "12.5%" for gold 12.5: the percent sign is the unit (0.125 is left to sympy)
     return None
 
 

@@ -1,0 +1,129 @@
+"""The `math` reward: direct calls for its logic, the real server for timeouts, crashes and concurrency."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bench.math_accuracy import load_cases, plain_verdicts, referee_verdicts, summary
+from service.rewards.base import RewardContext
+from service.rewards.math import MathParams, math_reward
+from service.schemas import Item
+from service.worker_pool import Outcome, WorkerPool
+from tests.server_utils import running_server
+
+HANGS = "\\boxed{9^{9^{9^{9}}}}"  # sympy never finishes comparing this with a number
+
+
+class RecordingPool:
+    """Grades in-process and records what was sent to the pool."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, ...]] = []
+
+    def map(self, fn: Any, args_list: list[tuple[Any, ...]], timeout: float) -> list[Outcome]:
+        self.sent.extend(args_list)
+        return [Outcome(value=fn(*args)) for args in args_list]
+
+
+def test_identical_pairs_are_graded_once_and_plain_numbers_skip_the_pool() -> None:
+    group = [Item(completion=c, answer="\\frac{1}{2}") for c in ["\\boxed{0.5}"] * 8 + ["\\boxed{1/2}"] * 8]
+    plain = [Item(completion="so 42", answer="42"), Item(completion="The answer is 41.", answer="42")]
+    pool = RecordingPool()
+    scores = math_reward(group + plain, MathParams(), RewardContext(resources={"math_pool": pool}))
+    assert [s.value for s in scores] == [1.0] * 16 + [1.0, 0.0]
+    assert sorted(args[1] for args in pool.sent) == ["0.5", "1/2"]
+
+
+def test_no_answer_is_wrong_not_an_error() -> None:
+    scores = math_reward([Item(completion="no idea", answer="3")], MathParams(), RewardContext(
+        resources={"math_pool": RecordingPool()}))
+    assert scores[0].value == 0.0 and scores[0].error is None
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WorkerPool]:
+    pool = WorkerPool(2, name="math")
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def server(pool: WorkerPool) -> Iterator[str]:
+    with running_server(resources={"math_pool": pool}) as url:
+        yield url
+
+
+def post_math(url: str, items: list[dict], **params: Any) -> list[dict]:
+    body = {"rewards": {"math": 1.0}, "params": {"math": params}, "items": items}
+    response = httpx.post(f"{url}/v1/rewards", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def test_timeout_scores_null_and_the_rest_of_the_batch_is_graded(server: str, pool: WorkerPool) -> None:
+    items = [{"completion": HANGS, "answer": "5"}] + [
+        {"completion": f"\\boxed{{\\frac{{{i}}}{{2}}}}", "answer": f"{i / 2}"} for i in range(1, 40)]
+    started = time.monotonic()
+    results = post_math(server, items, timeout_s=1.0)
+    elapsed = time.monotonic() - started
+    assert results[0]["scores"]["math"] is None and results[0]["errors"]["math"] == "timeout"
+    assert results[0]["reward"] == 0.0
+    assert all(r["scores"]["math"] == 1.0 for r in results[1:])
+    assert elapsed < 1.0 + 3.0  # the batch is not held hostage by the stuck item
+    assert len(pool.worker_pids()) == 2  # the stuck worker was replaced
+
+
+def test_unparseable_gold_is_null(server: str) -> None:
+    result = post_math(server, [{"completion": "\\boxed{x^2}", "answer": ""}])[0]
+    assert result["scores"]["math"] is None and result["errors"]["math"] == "gold_unparseable"
+
+
+def test_a_worker_killed_mid_batch_loses_no_item(server: str, pool: WorkerPool) -> None:
+    items = [{"completion": f"\\boxed{{\\sqrt{{{i * i * 2}}}}}", "answer": f"{i}\\sqrt{{2}}"} for i in range(2, 300)]
+
+    def kill_workers() -> None:
+        time.sleep(0.3)
+        for pid in pool.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_workers)
+    killer.start()
+    results = post_math(server, items)
+    killer.join()
+    assert [r["scores"]["math"] for r in results] == [1.0] * len(items)
+
+
+def test_concurrent_clients_get_the_same_results_as_sequential(server: str) -> None:
+    cases = load_cases()[:120]
+    items = [{"id": str(i), "completion": c["completion"], "answer": c["gold"]} for i, c in enumerate(cases)]
+    batches = [items[i::8] for i in range(8)]
+    sequential = [post_math(server, batch) for batch in batches]
+    concurrent: dict[int, list[dict]] = {}
+
+    def client(index: int) -> None:
+        concurrent[index] = post_math(server, batches[index])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert all(not t.is_alive() for t in threads), "deadlock"
+    assert [concurrent[i] for i in range(8)] == sequential
+
+
+def test_referee_grades_the_eval_set_better_than_plain_math_verify(pool: WorkerPool) -> None:
+    cases = load_cases()
+    referee = summary(cases, referee_verdicts(cases, pool))
+    plain = summary(cases, plain_verdicts(cases, pool))
+    assert referee["accuracy"] >= 0.97
+    assert referee["accuracy"] > plain["accuracy"] + 0.1
+    assert referee["precision"] >= plain["precision"]
