@@ -94,7 +94,9 @@ def settings_block() -> str:
     rows = ["| setting | env var | default | meaning |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default_factory() if field.default_factory else field.default
-        if name in ("math_workers", "sandbox_concurrency"):
+        if name == "math_workers":
+            default = "2 x CPU count"
+        elif name == "sandbox_concurrency":
             default = "CPU count"
         rows.append(f"| `{name}` | `REFEREE_{name.upper()}` | `{default!r}` | {field.description or ''} |")
     return "\n".join(rows)

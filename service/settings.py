@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 << 20, ge=1024, description="Larger request bodies get 413.")
     max_items: int = Field(16384, ge=1, description="Larger batches get 413.")
 
-    math_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
-                              description="Worker processes that grade math answers.")
+    math_workers: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1), ge=1,
+                              description="Worker processes that grade math answers. Twice the cores by "
+                              "default: an answer that hangs sympy holds a worker until its timeout, not a core.")
 
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
 

@@ -80,7 +80,7 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, size: int, *, name: str = "math", preload: Sequence[str] = ("service.math_grader",)) -> None:
+    def __init__(self, size: int, *, name: str = "math", preload: Sequence[str] = ("service.math_worker",)) -> None:
         if size < 1:
             raise ValueError("a pool needs at least one worker")
         # forkserver: workers never inherit the server's threads or locks, and a replacement

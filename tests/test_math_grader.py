@@ -72,7 +72,10 @@ def test_unparseable_gold() -> None:
     ("gold", "answer", "expected"),
     [("18", "18", True), ("18", "18.0", True), ("1800", "1,800", True), ("18", "17", False),
      ("12.5", "12.5\\%", True), ("42", "\\$42", True), ("\\frac{1}{2}", "\\frac{1}{2}", True),
-     ("\\frac{1}{2}", "0.5", None), ("50", "0.5", False)],
+     ("\\frac{1}{2}", "0.5", True), ("\\frac{3}{4}", "\\frac{6}{8}", True), ("\\frac{3}{4}", "3/4", True),
+     ("\\frac{3}{4}", "\\frac{4}{3}", False), ("(1, -2)", "(1,-2)", True), ("(1, 2)", "(2, 1)", False),
+     ("\\frac{1}{3}", "0.333", None),  # decimals vs fractions: rounding rules are the grader's
+     ("\\sqrt{2}", "1.414", None), ("50", "0.5", False)],
 )
 def test_fast_path(gold: str, answer: str, expected: bool | None) -> None:
     assert quick_verdict(gold, answer) is expected

@@ -34,12 +34,14 @@ class RecordingPool:
 
 
 def test_identical_pairs_are_graded_once_and_plain_numbers_skip_the_pool() -> None:
-    group = [Item(completion=c, answer="\\frac{1}{2}") for c in ["\\boxed{0.5}"] * 8 + ["\\boxed{1/2}"] * 8]
-    plain = [Item(completion="so 42", answer="42"), Item(completion="The answer is 41.", answer="42")]
+    written = ["\\boxed{\\sqrt{2}/2}"] * 8 + ["\\boxed{\\frac{\\sqrt{2}}{2}}"] * 8
+    group = [Item(completion=c, answer="\\frac{1}{\\sqrt{2}}") for c in written]
+    plain = [Item(completion="so 42", answer="42"), Item(completion="The answer is 41.", answer="42"),
+             Item(completion="\\boxed{\\frac{6}{8}}", answer="3/4")]
     pool = RecordingPool()
     scores = math_reward(group + plain, MathParams(), RewardContext(resources={"math_pool": pool}))
-    assert [s.value for s in scores] == [1.0] * 16 + [1.0, 0.0]
-    assert sorted(args[1] for args in pool.sent) == ["0.5", "1/2"]
+    assert [s.value for s in scores] == [1.0] * 16 + [1.0, 0.0, 1.0]
+    assert sorted(args[1] for args in pool.sent) == ["\\frac{\\sqrt{2}}{2}", "\\sqrt{2}/2"]
 
 
 def test_no_answer_is_wrong_not_an_error() -> None:

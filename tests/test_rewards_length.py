@@ -24,7 +24,7 @@ def test_kimi_length_penalty_on_one_group() -> None:
     values = score("length", batch, ctx)
     # λ = 0.5, 1/6, -1/6, -0.5; the wrong-but-short second answer is not rewarded: min(0, 1/6) = 0.
     assert values == pytest.approx([0.5, 0.0, 0.5 - 2 / 3, -0.5])
-    assert values == pytest.approx([kimi(n, 100, 400, c) for n, c in zip([100, 200, 300, 400], [1, 0, 1, 0])])
+    assert values == pytest.approx([kimi(n, 100, 400, c) for n, c in zip([100, 200, 300, 400], [1, 0, 1, 0], strict=True)])
     all_correct = score("length", batch, RewardContext(scores={"math": scored(1, 1, 1, 1)}))
     assert all_correct == pytest.approx([0.5, 1 / 6, -1 / 6, -0.5])
 
