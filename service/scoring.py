@@ -163,9 +163,10 @@ async def score_request(request: RewardRequest, resources: Mapping[str, Any], ma
             for name in level:
                 tasks.start_soon(run, name)
 
+    shown = list(weights) + [name for name in names if name not in weights]  # request order, then dependencies
     results = []
     for index, item in enumerate(items):
-        scores = {name: ctx.scores[name][index] for name in names}
+        scores = {name: ctx.scores[name][index] for name in shown}
         results.append(ItemResult(
             id=item.id if item.id is not None else str(index),
             reward=sum(weights.get(n, 0.0) * (s.value or 0.0) for n, s in scores.items()),
