@@ -1,5 +1,33 @@
-"""Run untrusted programs safely. Usable on its own: `from sandboxes import RunRequest, get_sandbox`."""
+"""Run untrusted programs safely. Usable on its own:
+
+    from sandboxes import RunRequest, get_sandbox
+    sandbox = get_sandbox("local")
+    print(sandbox.run(RunRequest(language="python", source="print(6 * 7)")).stdout)
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from sandboxes.base import RunRequest, RunResult, Sandbox, Status
+from sandboxes.common import SandboxUnavailable
+from sandboxes.languages import LANGUAGES
 
-__all__ = ["RunRequest", "RunResult", "Sandbox", "Status"]
+BACKENDS = ("local", "docker")
+
+
+def get_sandbox(name: str = "local", **options: Any) -> Sandbox:
+    """Create a backend by name. `docker` needs the `docker` extra and a running daemon."""
+    if name == "local":
+        from sandboxes.local import LocalSandbox
+
+        return LocalSandbox(**options)
+    if name == "docker":
+        from sandboxes.docker_backend import DockerSandbox
+
+        return DockerSandbox(**options)
+    raise ValueError(f"unknown sandbox backend {name!r}; known: {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "LANGUAGES", "RunRequest", "RunResult", "Sandbox", "SandboxUnavailable", "Status",
+           "get_sandbox"]

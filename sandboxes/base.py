@@ -7,6 +7,7 @@ status, and only a failure of the sandbox itself is `sandbox_error`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Protocol
 
@@ -60,8 +61,12 @@ class Sandbox(Protocol):
 
     def run(self, request: RunRequest) -> RunResult: ...
 
-    def run_tests(self, request: RunRequest, stdins: list[str]) -> list[RunResult]:
-        """Run one program on several inputs, compiling it once (for compiled languages)."""
+    def run_tests(self, request: RunRequest, stdins: list[str],
+                  stop: Callable[[int, RunResult], bool] | None = None) -> list[RunResult]:
+        """Run one program on several inputs, compiling it once (for compiled languages).
+
+        `stop(index, result)` returning True ends the series early (the results so far are returned).
+        """
         ...
 
     def close(self) -> None: ...

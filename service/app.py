@@ -15,7 +15,7 @@ from service.body_limit import BodySizeLimit
 from service.dependencies import require_api_key
 from service.errors import install_error_handlers
 from service.resources import build_resources, close_resources
-from service.routers import health, openrlhf, rewards
+from service.routers import execute, health, openrlhf, rewards
 from service.settings import Settings
 
 log = logging.getLogger("referee")
@@ -49,5 +49,6 @@ def create_app(settings: Settings | None = None, resources: dict[str, Any] | Non
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
     app.include_router(rewards.router, dependencies=protected)
+    app.include_router(execute.router, dependencies=protected)
     app.include_router(openrlhf.router, dependencies=protected)
     return app

@@ -28,3 +28,5 @@ WORKER_POOL_SIZE = Gauge("referee_worker_pool_size", "Live worker processes, per
 WORKER_RESTARTS = Counter(
     "referee_worker_restarts_total", "Worker processes replaced, per pool and reason.", ["pool", "reason"]
 )
+SANDBOX_RUNS = Counter("referee_sandbox_runs_total", "Programs run by /v1/execute, per backend and status.",
+                       ["backend", "status"])

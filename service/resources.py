@@ -12,9 +12,14 @@ from service.settings import Settings
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
+    from service.sandbox_pool import SandboxPool
     from service.worker_pool import WorkerPool
 
-    resources: dict[str, Any] = {"math_pool": WorkerPool(settings.math_workers, name="math")}
+    resources: dict[str, Any] = {
+        "math_pool": WorkerPool(settings.math_workers, name="math"),
+        "sandboxes": SandboxPool(settings.sandbox_backend, settings.sandbox_concurrency,
+                                 {"docker": {"image": settings.sandbox_image}}),
+    }
     return resources
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sandboxes.base import RunRequest, RunResult
+
 
 class Message(BaseModel):
     """One chat message, as in TRL's conversational datasets."""
@@ -130,7 +132,8 @@ class ItemResult(BaseModel):
     id: str
     reward: float = Field(..., description="Weighted sum of the scores; a null score counts as 0.")
     scores: dict[str, float | None]
-    errors: dict[str, str] = Field(default_factory=dict, description="Why a score is null.")
+    errors: dict[str, str] = Field(default_factory=dict, description="Why a score is null; also what "
+                                   "went wrong in an item that still got a score (e.g. `code`: test 3 timed out).")
 
 
 class RewardResponse(BaseModel):
@@ -190,6 +193,32 @@ class OpenRLHFResponse(BaseModel):
     rewards: list[float]
     scores: list[float]
     extra_logs: dict[str, list[float]]
+
+
+class ExecuteRequest(BaseModel):
+    """Run one program (`run`) or a batch (`runs`) in the sandbox."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: RunRequest | None = None
+    runs: list[RunRequest] | None = None
+    backend: str | None = Field(None, description="`local` or `docker`; default: the server's `sandbox_backend`.")
+
+    @model_validator(mode="after")
+    def _one_or_many(self) -> ExecuteRequest:
+        if (self.run is None) == (self.runs is None):
+            raise ValueError("give exactly one of `run` (one program) or `runs` (a list)")
+        return self
+
+    @property
+    def programs(self) -> list[RunRequest]:
+        return [self.run] if self.run is not None else list(self.runs or [])
+
+
+class ExecuteResponse(BaseModel):
+    results: list[RunResult]
+    backend: str
+    elapsed_ms: float
 
 
 class Health(BaseModel):

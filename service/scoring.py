@@ -171,7 +171,7 @@ async def score_request(request: RewardRequest, resources: Mapping[str, Any], ma
             id=item.id if item.id is not None else str(index),
             reward=sum(weights.get(n, 0.0) * (s.value or 0.0) for n, s in scores.items()),
             scores={n: s.value for n, s in scores.items()},
-            errors={n: s.error or "unknown error" for n, s in scores.items() if s.value is None},
+            errors={n: s.error or "unknown error" for n, s in scores.items() if s.value is None or s.error},
         ))
     return RewardResponse(results=results, elapsed_ms=(time.perf_counter() - started) * 1000,
                           notes=list(dict.fromkeys(ctx.notes)))

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
                               description="Worker processes that grade math answers. Twice the cores by "
                               "default: an answer that hangs sympy holds a worker until its timeout, not a core.")
 
+    sandbox_backend: str = Field("local", pattern="^(local|docker)$",
+                                 description="Default backend of `code` and `/v1/execute`: `local` or `docker`.")
+    sandbox_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
+                                     description="Programs running at once; more wait in a queue.")
+    sandbox_image: str = Field("referee-sandbox:latest", description="Image of the docker backend.")
+
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
 
     @classmethod

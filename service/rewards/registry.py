@@ -6,6 +6,7 @@ Adding a reward is one function in its own module plus one line here.
 from __future__ import annotations
 
 from service.rewards.base import Profile, Reward
+from service.rewards.code import CodeParams, code_reward
 from service.rewards.format import FormatParams, TagsParams, format_reward, tags_reward
 from service.rewards.language import LanguageParams, language_reward
 from service.rewards.length import LengthParams, OverlongParams, length_reward, overlong_reward
@@ -20,9 +21,12 @@ REWARDS: dict[str, Reward] = {
     "length": Reward(length_reward, LengthParams, group_reward=True, depends_on=lambda p: (p.correct_from,)),
     "overlong": Reward(overlong_reward, OverlongParams),
     "repetition": Reward(repetition_reward, RepetitionParams),
+    "code": Reward(code_reward, CodeParams, requires=("tests",), resources=("sandboxes",)),
 }
 
 PROFILES: dict[str, Profile] = {
+    # open-r1 code: fraction of tests passed, plus the reasoning format.
+    "r1-code": Profile({"code": 1.0, "format": 1.0}),
     # DeepSeek-R1-Zero / open-r1: accuracy + format, summed.
     "r1-math": Profile({"math": 1.0, "format": 1.0}),
     # DeepSeek-R1: adds language consistency of the chain of thought.

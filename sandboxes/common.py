@@ -1,0 +1,117 @@
+"""What every backend shares: the concurrency limit, capped output, and turning an exit into a status."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+from sandboxes.base import RunRequest, RunResult, Status
+
+
+class SandboxUnavailable(RuntimeError):
+    """The backend cannot run anything right now (e.g. the Docker daemon is down)."""
+
+
+class Slots:
+    """At most `size` runs at once; the rest wait in line (a burst of 4096 queues, it does not fail).
+
+    Each run gets a slot number, which backends use to keep concurrent runs apart (a distinct
+    unprivileged uid per slot for the local backend, a distinct container for docker).
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.size = size
+        self._free: queue.Queue[int] = queue.Queue()
+        for slot in range(size):
+            self._free.put(slot)
+
+    @contextmanager
+    def acquire(self) -> Iterator[int]:
+        slot = self._free.get()
+        try:
+            yield slot
+        finally:
+            self._free.put(slot)
+
+
+class CappedReader(threading.Thread):
+    """Drain a pipe into memory up to `limit` bytes; past it, call `on_overflow` and keep draining
+    into the void so the writer never blocks on a full pipe (a flood cannot exhaust the host)."""
+
+    def __init__(self, pipe: BinaryIO, limit: int, on_overflow: callable) -> None:  # type: ignore[valid-type]
+        super().__init__(daemon=True)
+        self.pipe, self.limit, self.on_overflow = pipe, limit, on_overflow
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def run(self) -> None:
+        try:
+            while chunk := self.pipe.read1(65536):  # type: ignore[attr-defined]
+                if self.truncated:
+                    continue
+                room = self.limit - self.size
+                self.chunks.append(chunk[:room])
+                self.size += min(len(chunk), room)
+                if len(chunk) > room:
+                    self.truncated = True
+                    self.on_overflow()
+        except (OSError, ValueError):
+            pass
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+MEMORY_MARKERS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "out of memory")
+
+
+def classify(request: RunRequest, *, exit_code: int | None, timed_out: bool, output_overflow: bool,
+             stderr: str, peak_memory_mb: float | None) -> Status:
+    """One status per run, most specific first: our own kills, then memory, then the exit."""
+    if timed_out:
+        return Status.timeout
+    if output_overflow:
+        return Status.output_limit
+    if exit_code == 0:
+        return Status.ok
+    killed = exit_code is not None and exit_code < 0
+    near_limit = peak_memory_mb is not None and peak_memory_mb >= 0.9 * request.memory_limit_mb
+    if any(marker in stderr for marker in MEMORY_MARKERS) or (near_limit and (killed or exit_code != 0)):
+        return Status.memory_limit
+    if exit_code == -signal.SIGXCPU:
+        return Status.timeout
+    return Status.runtime_error
+
+
+def result_from(request: RunRequest, *, exit_code: int | None, timed_out: bool, stdout: CappedReader,
+                stderr: CappedReader, wall_time_s: float, cpu_time_s: float,
+                peak_memory_mb: float | None) -> RunResult:
+    """Assemble a RunResult. `exit_code` < 0 means killed by that signal (subprocess's convention)."""
+    stderr_text = stderr.text()
+    status = classify(request, exit_code=exit_code, timed_out=timed_out,
+                      output_overflow=stdout.truncated or stderr.truncated, stderr=stderr_text,
+                      peak_memory_mb=peak_memory_mb)
+    return RunResult(
+        status=status,
+        exit_code=exit_code if exit_code is not None and exit_code >= 0 else None,
+        signal=-exit_code if exit_code is not None and exit_code < 0 else None,
+        stdout=stdout.text(), stderr=stderr_text,
+        stdout_truncated=stdout.truncated, stderr_truncated=stderr.truncated,
+        wall_time_s=round(wall_time_s, 4), cpu_time_s=round(cpu_time_s, 4),
+        peak_memory_mb=round(peak_memory_mb, 1) if peak_memory_mb is not None else None,
+    )
+
+
+def compile_failure(result: RunResult) -> RunResult:
+    """A failed compile, reported as the result of every run that depended on it."""
+    status = Status.compile_error if result.status in (Status.runtime_error, Status.ok) else result.status
+    return RunResult(status=status, exit_code=result.exit_code, signal=result.signal,
+                     compile_output=(result.stdout + result.stderr)[-20000:],
+                     wall_time_s=result.wall_time_s, cpu_time_s=result.cpu_time_s, error=result.error)

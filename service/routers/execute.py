@@ -1,0 +1,56 @@
+"""`POST /v1/execute`: run programs in the sandbox, results in order."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends
+
+from sandboxes import BACKENDS, SandboxUnavailable
+from service import metrics
+from service.dependencies import get_resources, get_settings
+from service.errors import APIError
+from service.schemas import ExecuteRequest, ExecuteResponse
+from service.settings import Settings
+
+router = APIRouter(prefix="/v1", tags=["sandbox"])
+
+
+@router.post("/execute", response_model=ExecuteResponse, summary="Run programs in the sandbox")
+async def execute(
+    request: ExecuteRequest,
+    resources: dict[str, Any] = Depends(get_resources),
+    settings: Settings = Depends(get_settings),
+) -> ExecuteResponse:
+    """Every program gets a status (`ok`, `runtime_error`, `compile_error`, `timeout`, `memory_limit`,
+    `output_limit`, `sandbox_error`); hostile programs never fail the request. A configured backend
+    that is down answers 503."""
+    programs = request.programs
+    if len(programs) > settings.max_items:
+        raise APIError.at(413, ["body", "runs"], f"{len(programs)} runs is more than the limit of "
+                          f"{settings.max_items}", "too_many_items")
+    backend = request.backend or settings.sandbox_backend
+    if backend not in BACKENDS:
+        raise APIError.at(422, ["body", "backend"], f"unknown backend {backend!r}; known backends: "
+                          f"{', '.join(BACKENDS)}", "unknown_backend")
+    pool = resources.get("sandboxes")
+    if pool is None:
+        raise APIError.at(503, ["body", "backend"], "this server has no sandbox configured", "sandbox_unavailable")
+    started = time.perf_counter()
+    try:
+        sandbox = await anyio.to_thread.run_sync(pool.get, backend)
+    except SandboxUnavailable as exc:
+        raise APIError.at(503, ["body", "backend"], str(exc), "sandbox_unavailable") from None
+
+    def run_all() -> list:
+        with ThreadPoolExecutor(max_workers=max(1, pool.concurrency)) as executor:
+            return list(executor.map(sandbox.run, programs))
+
+    with metrics.REQUEST_LATENCY.labels("/v1/execute").time():
+        results = await anyio.to_thread.run_sync(run_all)
+    for result in results:
+        metrics.SANDBOX_RUNS.labels(backend, result.status.value).inc()
+    return ExecuteResponse(results=results, backend=backend, elapsed_ms=(time.perf_counter() - started) * 1000)

@@ -1,0 +1,42 @@
+"""The service's sandboxes: the configured default backend, others created on first use by name."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sandboxes import BACKENDS, Sandbox, SandboxUnavailable, get_sandbox
+
+
+class SandboxPool:
+    def __init__(self, default: str, concurrency: int, options: dict[str, dict[str, Any]] | None = None) -> None:
+        self.default = default
+        self.concurrency = concurrency
+        self._options = options or {}
+        self._backends: dict[str, Sandbox] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str | None = None) -> Sandbox:
+        """The backend `name` (default: the configured one). Raises `SandboxUnavailable` if it cannot run."""
+        name = name or self.default
+        if name not in BACKENDS:
+            raise ValueError(f"unknown sandbox backend {name!r}; known: {', '.join(BACKENDS)}")
+        with self._lock:
+            if name not in self._backends:
+                try:
+                    self._backends[name] = get_sandbox(name, concurrency=self.concurrency,
+                                                       **self._options.get(name, {}))
+                except SandboxUnavailable:
+                    raise
+                except Exception as exc:  # e.g. docker SDK missing or daemon down
+                    raise SandboxUnavailable(f"{name} sandbox unavailable: {exc}") from exc
+            return self._backends[name]
+
+    def describe(self) -> dict[str, Any]:
+        return {"sandbox_backend": self.default, "sandbox_concurrency": self.concurrency}
+
+    def close(self) -> None:
+        with self._lock:
+            for backend in self._backends.values():
+                backend.close()
+            self._backends.clear()
