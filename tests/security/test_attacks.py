@@ -1,0 +1,90 @@
+"""The attack suite, against every backend that can run here. Docker is skipped only when no daemon
+or image is available, and then loudly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandboxes import RunRequest, Sandbox, SandboxUnavailable, Status, get_sandbox
+from tests.security.attacks import ATTACKS, MARKER, Attack
+
+BACKENDS = ["local", "docker"]
+
+
+def stray_processes() -> list[str]:
+    """Host processes started by an attack (their command lines or files carry the marker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if MARKER in cmdline or (entry.stat().st_uid >= 61000 and entry.stat().st_uid < 61100):
+            found.append(f"{entry.name}: {cmdline[:100]}")
+    return found
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    try:
+        backend = get_sandbox(request.param, concurrency=2)
+    except (SandboxUnavailable, ImportError) as exc:
+        message = f"!!! {request.param} sandbox NOT TESTED: {exc} !!!"
+        print(f"\n{'!' * len(message)}\n{message}\n{'!' * len(message)}")
+        pytest.skip(message)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory, live_server: str) -> Iterator[dict[str, str]]:
+    home = Path(os.path.expanduser("~"))
+    canary = home / f".{MARKER}-canary"
+    canary.write_text("service secret")
+    os.environ["REFEREE_TEST_SECRET"] = "secret-value"
+    port = live_server.rsplit(":", 1)[1]
+    yield {"home": str(home), "canary": str(canary), "service_port": port, "service_pid": str(os.getpid())}
+    assert canary.read_text() == "service secret"
+    canary.unlink()
+    os.environ.pop("REFEREE_TEST_SECRET", None)
+
+
+def fill(text: str, host: dict[str, str]) -> str:
+    for key, value in host.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_attack(attack: Attack, sandbox: Sandbox, host: dict[str, str]) -> None:
+    limits = {"time_limit_s": 5.0, "memory_limit_mb": 256, **attack.limits}
+    request = RunRequest(language=attack.language, source=fill(attack.source, host),
+                         stdin=fill(attack.stdin, host), **limits)
+    started = time.monotonic()
+    result = sandbox.run(request)
+    elapsed = time.monotonic() - started
+    assert attack.expect(result), f"{attack.name}: {result.status} {result.stdout[-500:]!r} {result.stderr[-500:]!r}"
+    if result.status == Status.timeout:
+        assert elapsed <= limits["time_limit_s"] + 1.0 + (30 if attack.language == "cpp" else 0)
+    assert stray_processes() == [], f"{attack.name} left processes behind"
+
+
+def test_after_the_suite_nothing_survives_and_the_host_is_intact(sandbox: Sandbox, host: dict[str, str],
+                                                                 live_server: str) -> None:
+    time.sleep(0.5)
+    assert stray_processes() == []
+    assert not Path(f"/tmp/{MARKER}").exists() and not Path(f"/tmp/{MARKER}-daemon").exists()
+    assert not Path(f"/evil-{MARKER}").exists() and not Path("/usr/bin/evil").exists()
+    assert subprocess.run(["true"], timeout=10).returncode == 0  # the host can still fork
+    normal = sandbox.run(RunRequest(source="print(sum(range(10)))"))
+    assert normal.status == Status.ok and normal.stdout == "45\n"
+    assert httpx.get(f"{live_server}/healthz", timeout=10).status_code == 200
