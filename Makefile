@@ -35,5 +35,9 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 
+# The docker backend's image, built offline (debootstrap + docker import); needs root and dockerd.
+sandbox-image:
+	sandboxes/docker/build_offline.sh referee-sandbox:latest
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,103 @@
+"""The sandbox contract, on every backend that runs here (docker skipped loudly when it cannot)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sandboxes import RunRequest, Sandbox, SandboxUnavailable, Status, get_sandbox
+
+
+@pytest.fixture(scope="module", params=["local", "docker"])
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    try:
+        backend = get_sandbox(request.param, concurrency=2)
+    except (SandboxUnavailable, ImportError) as exc:
+        message = f"!!! {request.param} sandbox NOT TESTED: {exc} !!!"
+        print(f"\n{'!' * len(message)}\n{message}\n{'!' * len(message)}")
+        pytest.skip(message)
+    yield backend
+    backend.close()
+
+
+def run(sandbox: Sandbox, source: str, **fields: object) -> object:
+    return sandbox.run(RunRequest(source=source, **fields))
+
+
+def test_ok_with_stdin_argv_and_files(sandbox: Sandbox) -> None:
+    result = run(sandbox, "import sys\nprint(input()[::-1], sys.argv[1:], open('data/x.txt').read())",
+                 stdin="abc", argv=["-v", "2"], files={"data/x.txt": "payload"})
+    assert result.status == Status.ok, result
+    assert result.stdout == "cba ['-v', '2'] payload\n" and result.exit_code == 0
+    assert result.wall_time_s > 0
+
+
+def test_runtime_error_exit_code_and_stderr(sandbox: Sandbox) -> None:
+    result = run(sandbox, "import sys\nprint('oops', file=sys.stderr)\nsys.exit(7)")
+    assert (result.status, result.exit_code, result.stderr) == (Status.runtime_error, 7, "oops\n")
+    crashed = run(sandbox, "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)")
+    assert crashed.status == Status.runtime_error and crashed.signal == 11
+
+
+def test_timeout_is_enforced_on_wall_clock(sandbox: Sandbox) -> None:
+    started = time.monotonic()
+    result = run(sandbox, "import time\ntime.sleep(60)", time_limit_s=1)
+    assert result.status == Status.timeout
+    assert time.monotonic() - started < 1 + 1.5
+
+
+def test_memory_limit(sandbox: Sandbox) -> None:
+    result = run(sandbox, "x = bytearray(600 * 1024 * 1024)\nprint(len(x))", memory_limit_mb=256)
+    assert result.status == Status.memory_limit
+    fits = run(sandbox, "x = bytearray(64 * 1024 * 1024)\nprint(len(x))", memory_limit_mb=256)
+    assert fits.status == Status.ok
+
+
+def test_output_cap(sandbox: Sandbox) -> None:
+    result = run(sandbox, "print('x' * 10_000_000)", output_limit_bytes=4096)
+    assert result.status == Status.output_limit and result.stdout_truncated and len(result.stdout) == 4096
+
+
+def test_cpp_compiles_once_for_all_tests(sandbox: Sandbox) -> None:
+    source = "#include <iostream>\nint main(){long a,b; std::cin>>a>>b; std::cout<<a*b<<std::endl;}"
+    started = time.monotonic()
+    results = sandbox.run_tests(RunRequest(language="cpp", source=source), ["2 3", "4 5", "6 7", "8 9"])
+    elapsed = time.monotonic() - started
+    assert [r.stdout for r in results] == ["6\n", "20\n", "42\n", "72\n"]
+    single = time.monotonic()
+    sandbox.run(RunRequest(language="cpp", source=source, stdin="1 1"))
+    one_compile = time.monotonic() - single
+    assert elapsed < 2.5 * one_compile  # four runs cost far less than four compiles
+    broken = sandbox.run_tests(RunRequest(language="cpp", source="int main( {"), ["1", "2"])
+    assert [r.status for r in broken] == [Status.compile_error] * 2 and "error" in broken[0].compile_output
+
+
+def test_run_tests_can_stop_early(sandbox: Sandbox) -> None:
+    results = sandbox.run_tests(RunRequest(source="print(int(input()) * 2)"), ["1", "x", "3"],
+                                stop=lambda index, result: result.status != Status.ok)
+    assert [r.status for r in results] == [Status.ok, Status.runtime_error]
+
+
+def test_unknown_language_is_a_sandbox_error(sandbox: Sandbox) -> None:
+    result = run(sandbox, "x", language="cobol")
+    assert result.status == Status.sandbox_error and "unknown language" in result.error
+
+
+def test_a_burst_queues_instead_of_failing(sandbox: Sandbox) -> None:
+    count = 120
+    results: list[object] = [None] * count
+
+    def one(index: int) -> None:
+        results[index] = run(sandbox, f"print({index})")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert [r.stdout for r in results] == [f"{i}\n" for i in range(count)]
+    assert all(r.status == Status.ok for r in results)
+    assert sandbox.slots.size == 2
