@@ -6,6 +6,7 @@ access print "BLOCKED" when the sandbox stops them and "LEAK ..." when it does n
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,10 @@ class Attack:
     language: str = "python"
     limits: dict[str, Any] = field(default_factory=dict)
     stdin: str = ""
+
+
+def host_digest(path: str) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def blocked(result: RunResult) -> bool:
@@ -48,7 +53,11 @@ ATTACKS: list[Attack] = [
     Attack("resolve_name", probe("__import__('socket').getaddrinfo('pypi.org', 443)"), blocked),
     Attack("udp_send", probe("__import__('socket').socket(2, 2).sendto(b'x', ('8.8.8.8', 53))"), blocked),
     Attack("read_etc_shadow", probe("open('/etc/shadow').read()"), blocked),
-    Attack("read_etc_passwd", probe("open('/etc/passwd').read()"), blocked),
+    # The docker image has an /etc of its own; what must not be visible is the host's.
+    Attack("read_host_etc_passwd",
+           f"# {MARKER}\nimport hashlib\ntry:\n    print('DIGEST', hashlib.sha256(open('/etc/passwd', 'rb').read()).hexdigest())\n"
+           "except OSError as exc:\n    print('BLOCKED', exc)\n",
+           lambda r: r.status == Status.ok and ("BLOCKED" in r.stdout or host_digest("/etc/passwd") not in r.stdout)),
     Attack("list_service_home", probe("__import__('os').listdir('{home}')"), blocked),
     Attack("read_service_files", probe("open('{canary}').read()"), blocked),
     Attack("read_service_environment",
