@@ -9,6 +9,7 @@ cleaned is replaced. Creating containers once instead of `docker run` per progra
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import tarfile
@@ -157,10 +158,8 @@ class DockerSandbox:
     def _discard(self, slot: int) -> None:
         container = self._containers.pop(slot, None)
         if container is not None:
-            try:
+            with contextlib.suppress(Exception):  # already gone, or the daemon is down
                 container.remove(force=True)
-            except Exception:  # already gone, or the daemon is down: nothing left to clean here
-                pass
 
     def _wipe(self, slot: int) -> None:
         container = self._containers.get(slot)
@@ -228,10 +227,8 @@ class DockerSandbox:
         if pump.is_alive():
             self._exec(container, "kill -9 -1 2>/dev/null; true")
             pump.join(5)
-        try:
+        with contextlib.suppress(OSError):
             raw.close()
-        except OSError:
-            pass
         exit_code = None
         for _ in range(50):
             info = api.exec_inspect(exec_id)

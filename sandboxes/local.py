@@ -34,6 +34,8 @@ MAX_FILE_BYTES = 32 << 20
 MAX_OPEN_FILES = 256
 KILL_GRACE_S = 0.5
 _PR_SET_CHILD_SUBREAPER = 36
+_LAUNCHED: set[int] = set()  # our own bwrap children: their own threads wait for them, never the reaper
+_LAUNCHED_LOCK = threading.Lock()
 
 
 def find_bwrap() -> str | None:
@@ -49,23 +51,37 @@ def find_bwrap() -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
-def _kill_uid(uid: int) -> None:
-    """Kill every process whose real uid is `uid`: nothing of a run outlives it."""
-    for _ in range(3):
-        found = False
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
+def _processes_of(uid: int) -> tuple[list[int], int]:
+    """(live pids, number of zombies) of the processes whose owner is `uid`."""
+    alive, zombies = [], 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
                 continue
-            try:
-                if entry.stat().st_uid != uid:
-                    continue
-                os.kill(int(entry.name), signal.SIGKILL)
-                found = True
-            except (FileNotFoundError, ProcessLookupError, PermissionError):
-                continue
-        if not found:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state == "Z":
+            zombies += 1
+        else:
+            alive.append(int(entry.name))
+    return alive, zombies
+
+
+def _sweep_uid(uid: int) -> None:
+    """Kill every process of `uid` and collect the remains: nothing of a run outlives it."""
+    for _ in range(40):
+        _reap_orphans()
+        alive, zombies = _processes_of(uid)
+        for pid in alive:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if not alive and not zombies:
             return
-        time.sleep(0.01)
+        time.sleep(0.005)
 
 
 def _become_subreaper() -> None:
@@ -77,20 +93,23 @@ def _become_subreaper() -> None:
 
 def _reap_orphans() -> None:
     """Collect exited bwrap processes re-parented to us; only those, so other children keep theirs."""
-    me = str(os.getpid())
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    for task in os.scandir("/proc/self/task"):
         try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry.name}/comm") as comm:
-                name = comm.read().strip()
+            with open(f"{task.path}/children") as children:
+                pids = children.read().split()
         except OSError:
             continue
-        if fields[0] == "Z" and fields[1] == me and name == "bwrap":
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(int(entry.name), os.WNOHANG)
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    name, rest = stat.read().split(" (", 1)[1].rsplit(")", 1)
+            except (OSError, ValueError):
+                continue
+            with _LAUNCHED_LOCK:
+                launched = int(pid) in _LAUNCHED
+            if name == "bwrap" and rest.split()[0] == "Z" and not launched:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(int(pid), os.WNOHANG)
 
 
 class LocalSandbox:
@@ -185,21 +204,23 @@ class LocalSandbox:
     def _execute(self, request: RunRequest, argv: tuple[str, ...], workdir: Path, uid: int,
                  writable_workdir: bool = False) -> RunResult:
         status_read, status_write = os.pipe()
-        try:
-            process = subprocess.Popen(
-                self._command(request, argv, workdir, writable_workdir, status_write),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(status_write,),
-                start_new_session=True, env={"PATH": "/usr/bin:/bin"}, cwd="/",
-                **({"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}),
-            )
-        except OSError as exc:
-            os.close(status_read)
-            os.close(status_write)
-            return RunResult(status=Status.sandbox_error, error=f"cannot start the sandbox: {exc}")
+        with _LAUNCHED_LOCK:  # registered before the reaper can see it exit
+            try:
+                process = subprocess.Popen(
+                    self._command(request, argv, workdir, writable_workdir, status_write),
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(status_write,),
+                    start_new_session=True, env={"PATH": "/usr/bin:/bin"}, cwd="/",
+                    **({"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}),
+                )
+            except OSError as exc:
+                os.close(status_read)
+                os.close(status_write)
+                return RunResult(status=Status.sandbox_error, error=f"cannot start the sandbox: {exc}")
+            _LAUNCHED.add(process.pid)
         os.close(status_write)
         started = time.monotonic()
-        overflow = threading.Event()
-        readers = [CappedReader(pipe, request.output_limit_bytes, overflow.set)
+        wake = threading.Event()  # set by an output overflow or by the exit
+        readers = [CappedReader(pipe, request.output_limit_bytes, wake.set)
                    for pipe in (process.stdout, process.stderr)]
         for reader in readers:
             reader.start()
@@ -210,25 +231,22 @@ class LocalSandbox:
 
         def reap() -> None:
             _, status, usage = os.wait4(process.pid, 0)
+            with _LAUNCHED_LOCK:
+                _LAUNCHED.discard(process.pid)
             outcome.update(status=status, usage=usage)
             exited.set()
+            wake.set()
 
         threading.Thread(target=reap, daemon=True).start()
-        deadline = started + request.time_limit_s
-        timed_out = False
-        while not exited.wait(0.01):
-            if overflow.is_set():
-                break
-            if time.monotonic() > deadline:
-                timed_out = True
-                break
+        timed_out = not wake.wait(request.time_limit_s)
         if not exited.is_set():
             _kill_group(process.pid)
             exited.wait(KILL_GRACE_S * 10)
         wall = time.monotonic() - started
         if self.as_root:
-            _kill_uid(uid)
-        _reap_orphans()
+            _sweep_uid(uid)
+        else:
+            _reap_orphans()
         for reader in readers:
             reader.join(2)
         process.returncode = 0  # reaped by wait4 above: keep Popen from waiting again
