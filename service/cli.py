@@ -63,5 +63,35 @@ def serve(
     )
 
 
+@app.command()
+def score(
+    file: Annotated[Path, typer.Argument(help="JSONL file, one item per line (the /v1/rewards item format).")],
+    out: Annotated[Path | None, typer.Option(help="Where to write results. [default: FILE.scored.jsonl]")] = None,
+    url: Annotated[str | None, typer.Option(help="Service URL. [default: $REFEREE_URL or http://127.0.0.1:8000]")] = None,
+    rewards: Annotated[str | None, typer.Option(help="Weights, e.g. 'math=1,format=0.1'.")] = None,
+    profile: Annotated[str | None, typer.Option(help="A profile instead of --rewards, e.g. r1-math.")] = None,
+    params: Annotated[str | None, typer.Option(help="Per-reward options as JSON, e.g. '{\"math\": {\"timeout_s\": 2}}'.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Items per request.")] = 256,
+    api_key: Annotated[str | None, typer.Option(help="[default: $REFEREE_API_KEY]")] = None,
+) -> None:
+    """Score a JSONL file of items against a running service, with a progress bar and a summary."""
+    import json
+
+    from clients.client import RefereeClient, RefereeError
+    from clients.score_file import parse_weights, score_file
+
+    if (rewards is None) == (profile is None):
+        raise typer.BadParameter("give exactly one of --rewards or --profile")
+    target = out or file.with_suffix(".scored.jsonl")
+    try:
+        with RefereeClient(url, api_key=api_key) as client:
+            score_file(file, target, client, rewards=parse_weights(rewards) if rewards else None, profile=profile,
+                       params=json.loads(params) if params else None, batch_size=batch_size)
+    except (RefereeError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"results written to {target}")
+
+
 if __name__ == "__main__":
     app()

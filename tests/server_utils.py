@@ -41,10 +41,9 @@ def wait_healthy(url: str, timeout: float = 120.0, process: subprocess.Popen | N
 
 
 @contextmanager
-def running_server(resources: dict[str, Any] | None = None, **settings: Any) -> Iterator[str]:
-    """A real uvicorn on a free localhost port, in a thread of this process. Yields the base URL."""
-    port = free_port()
-    app = create_app(Settings(port=port, **settings), resources)
+def serve_asgi(app: Any, port: int | None = None) -> Iterator[str]:
+    """Any ASGI app on a real uvicorn on a localhost port, in a thread of this process. Yields the base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -58,6 +57,14 @@ def running_server(resources: dict[str, Any] | None = None, **settings: Any) -> 
     finally:
         server.should_exit = True
         thread.join(60)
+
+
+@contextmanager
+def running_server(resources: dict[str, Any] | None = None, **settings: Any) -> Iterator[str]:
+    """The Referee app with these settings (and optionally injected resources). Yields the base URL."""
+    port = free_port()
+    with serve_asgi(create_app(Settings(port=port, **settings), resources), port) as url:
+        yield url
 
 
 @contextmanager
