@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-test system-deps serve test lint bench demo sandbox-image clean
+.PHONY: install install-test system-deps serve test lint demo sandbox-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ serve: install
 
 test: install-test
 	$(BIN)/python -m pytest -q
+
+# Start the service, train a tiny model with GRPO on CPU (examples/demo.toml), stop the service.
+DEMO_PORT ?= 8765
+demo: $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[server,train]"
+	$(BIN)/referee serve --port $(DEMO_PORT) --log-level warning & echo $$! > .demo-server.pid; \
+	trap 'kill $$(cat .demo-server.pid); rm -f .demo-server.pid' EXIT; \
+	for i in $$(seq 60); do curl -sf http://127.0.0.1:$(DEMO_PORT)/healthz >/dev/null && break; sleep 1; done; \
+	REFEREE_URL=http://127.0.0.1:$(DEMO_PORT) $(BIN)/referee train --config examples/demo.toml
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -93,5 +93,22 @@ def score(
     typer.echo(f"results written to {target}")
 
 
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option(help="TOML training config (see clients/grpo/config.py).")],
+    steps: Annotated[int | None, typer.Option(help="Override the config's number of steps.")] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Override the config's output_dir.")] = None,
+) -> None:
+    """Train a policy with the bundled GRPO trainer, rewards from a running Referee service."""
+    from clients.grpo.config import load_config
+    from clients.grpo.trainer import GRPOTrainer
+
+    settings = load_config(config, steps=steps, output_dir=output_dir)
+    history = GRPOTrainer(settings).train()
+    if history:
+        typer.echo(f"done: {len(history)} steps, last reward {history[-1]['reward_mean']:.3f}; "
+                   f"metrics in {settings.output_dir / 'metrics.jsonl'}, plot in {settings.output_dir / 'reward_curve.png'}")
+
+
 if __name__ == "__main__":
     app()

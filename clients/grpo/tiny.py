@@ -34,17 +34,18 @@ def build_tokenizer():  # noqa: ANN201 - transformers is an optional dependency
 
 
 def build_model(tokenizer, hidden_size: int = 64, layers: int = 2, seed: int = 0):  # noqa: ANN001, ANN201
-    """A Qwen2-architecture causal LM, randomly initialised, sized for CPU."""
+    """A Llama-architecture causal LM, randomly initialised, sized for CPU. (Llama, not Qwen2: for Qwen2
+    `AutoTokenizer` swaps in Qwen2's own tokenizer class and drops the one saved with the model.)"""
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 4,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 4,
                          num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
                          max_position_embeddings=256, tie_word_embeddings=True,
                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                          bos_token_id=tokenizer.eos_token_id)
-    return Qwen2ForCausalLM(config)
+    return LlamaForCausalLM(config)
 
 
 def save_tiny_model(directory: str | Path, hidden_size: int = 64, layers: int = 2, seed: int = 0) -> Path:
