@@ -31,6 +31,9 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="uvicorn worker processes. [default: 1]")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML file with settings (same names as REFEREE_* env vars, lower case).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    rm_model: Annotated[str | None, typer.Option(help="Verifier model (path or name) for the cot_rm reward.")] = None,
+    rm_template: Annotated[str | None, typer.Option(help="Verifier prompt preset or JSON file. [default: yes-no]")] = None,
+    rm_mode: Annotated[str | None, typer.Option(help="cot, logprob, logprob-after-cot or scalar. [default: cot]")] = None,
 ) -> None:
     """Serve the reward API (flags > REFEREE_* environment > --config file > defaults)."""
     import tempfile
@@ -43,7 +46,9 @@ def serve(
         if not config.is_file():
             raise typer.BadParameter(f"{config} does not exist", param_hint="--config")
         os.environ[CONFIG_ENV] = str(config.resolve())
-    for name, value in {"host": host, "port": port, "workers": workers}.items():
+    options = {"host": host, "port": port, "workers": workers, "rm_model": rm_model, "rm_template": rm_template,
+               "rm_mode": rm_mode}
+    for name, value in options.items():
         _export(name, value)
     try:
         settings = Settings()

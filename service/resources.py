@@ -20,6 +20,10 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "sandboxes": SandboxPool(settings.sandbox_backend, settings.sandbox_concurrency,
                                  {"docker": {"image": settings.sandbox_image}}),
     }
+    if settings.rm_model:
+        from service.reward_model import build_verifier
+
+        resources["verifier"] = build_verifier(settings)
     return resources
 
 

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
                                      description="Programs running at once; more wait in a queue.")
     sandbox_image: str = Field("referee-sandbox:latest", description="Image of the docker backend.")
 
+    rm_model: str | None = Field(None, description="Path or name of the verifier model for `cot_rm` (loaded at startup).")
+    rm_template: str = Field("yes-no", description="Verifier prompt preset (`yes-no`, `xverify`, `compass`) or a JSON file.")
+    rm_mode: str = Field("cot", pattern="^(cot|logprob|logprob-after-cot|scalar)$",
+                         description="`cot`, `logprob`, `logprob-after-cot`, or `scalar` (a classification RM).")
+    rm_device: str = Field("auto", description="`auto`: cuda when available, else cpu.")
+    rm_max_batch_size: int = Field(16, ge=1, description="Items per model batch, collected across requests.")
+    rm_max_wait_ms: float = Field(10.0, ge=0, description="How long a batch waits for more items.")
+    rm_max_new_tokens: int = Field(256, ge=1, description="Reasoning budget of the verifier.")
+
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
 
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from service.rewards.base import Profile, Reward
 from service.rewards.code import CodeParams, code_reward
+from service.rewards.cot_rm import CotRmParams, cot_rm_reward
 from service.rewards.format import FormatParams, TagsParams, format_reward, tags_reward
 from service.rewards.language import LanguageParams, language_reward
 from service.rewards.length import LengthParams, OverlongParams, length_reward, overlong_reward
@@ -22,6 +23,9 @@ REWARDS: dict[str, Reward] = {
     "overlong": Reward(overlong_reward, OverlongParams),
     "repetition": Reward(repetition_reward, RepetitionParams),
     "code": Reward(code_reward, CodeParams, requires=("tests",), resources=("sandboxes",)),
+    "cot_rm": Reward(cot_rm_reward, CotRmParams, requires=("prompt", "answer"), resources=("verifier",),
+                     unavailable_hint="start the server with a verifier model: `referee serve --rm-model PATH_OR_NAME` "
+                     "(or REFEREE_RM_MODEL)"),
 }
 
 PROFILES: dict[str, Profile] = {

@@ -1,0 +1,49 @@
+"""The `verifier` resource: the configured reward model behind a dynamic batcher, with metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rm_models import DynamicBatcher
+from rm_models.batcher import BatchStats
+from rm_models.verifier import GenerativeVerifier, Judgement, ScalarRewardModel, Verdict
+from service import metrics
+from service.settings import Settings
+
+
+class BatchedVerifier:
+    """Items from every concurrent request share model batches; each request gets its own verdicts."""
+
+    def __init__(self, model: GenerativeVerifier | ScalarRewardModel, max_batch_size: int, max_wait_ms: float) -> None:
+        self.model = model
+        self._last_tokens = 0
+        self.batcher = DynamicBatcher(self._score, max_batch_size, max_wait_ms, on_batch=self._record)
+
+    def _score(self, batch: list[Judgement]) -> list[Verdict]:
+        verdicts = self.model.score(batch)
+        self._last_tokens = sum(v.tokens for v in verdicts)
+        return verdicts
+
+    def _record(self, stats: BatchStats) -> None:
+        metrics.RM_BATCH_SIZE.observe(stats.size)
+        metrics.RM_QUEUE_WAIT.observe(stats.queue_wait_s)
+        if stats.seconds > 0:
+            metrics.RM_TOKENS_PER_SECOND.set(self._last_tokens / stats.seconds)
+
+    def score(self, judgements: list[Judgement]) -> list[Verdict]:
+        return self.batcher.map(judgements)
+
+    def describe(self) -> dict[str, Any]:
+        return self.model.describe()
+
+    def close(self) -> None:
+        self.batcher.close()
+
+
+def build_verifier(settings: Settings) -> BatchedVerifier:
+    if settings.rm_mode == "scalar":
+        model: GenerativeVerifier | ScalarRewardModel = ScalarRewardModel(settings.rm_model, settings.rm_device)
+    else:
+        model = GenerativeVerifier(settings.rm_model, settings.rm_template, settings.rm_mode,  # type: ignore[arg-type]
+                                   settings.rm_device, settings.rm_max_new_tokens)
+    return BatchedVerifier(model, settings.rm_max_batch_size, settings.rm_max_wait_ms)

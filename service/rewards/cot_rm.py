@@ -1,0 +1,35 @@
+"""`cot_rm`: a generative verifier model judges the response against the reference answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rm_models.verifier import Judgement
+from service.answer_extraction import extract_answer
+from service.rewards.base import RewardContext, Score
+from service.schemas import Item
+
+
+class CotRmParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    response: Literal["full", "final_answer"] = Field(
+        "full", description="What the verifier reads: the whole completion, or only its final answer "
+        "(last \\boxed{}, <answer> tag, 'the answer is', last number).")
+
+
+def cot_rm_reward(items: Sequence[Item], params: CotRmParams, ctx: RewardContext) -> list[Score]:
+    """The reward model's verdict (1.0 correct, 0.0 not; a probability in logprob mode) on the item's
+    `prompt`, `answer` (the reference) and completion. Unreadable verdicts are null with the reason."""
+    judgements = []
+    for item in items:
+        response = item.text
+        if params.response == "final_answer":
+            extraction = extract_answer(response)
+            response = extraction.answer if extraction else response
+        judgements.append(Judgement(item.prompt_text, str(item.answer), response))
+    verdicts = ctx.resource("verifier").score(judgements)
+    return [Score(v.score, v.error) if v.score is not None else Score.fail(v.error or "no verdict") for v in verdicts]
