@@ -21,7 +21,6 @@ from clients.grpo.tiny import save_tiny_model  # noqa: E402
 from rm_models import DynamicBatcher  # noqa: E402
 from rm_models.verifier import GenerativeVerifier, Judgement  # noqa: E402
 
-
 COMPACT = {"prompt": "Q:{{ question }} R:{{ reference }} A:{{ response }}", "decision_prefix": "Final Decision:",
            "verdict_pattern": "Final Decision:\\s*(Yes|No)", "labels": {"Yes": 1.0, "No": 0.0}}
 

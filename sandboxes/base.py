@@ -49,7 +49,7 @@ class RunResult(BaseModel):
     stderr_truncated: bool = False
     wall_time_s: float = 0.0
     cpu_time_s: float = 0.0
-    peak_memory_mb: float | None = None
+    peak_memory_mb: float | None = Field(None, description="Peak resident memory where the backend can measure it.")
     compile_output: str = Field("", description="Compiler messages for compiled languages.")
     error: str | None = Field(None, description="What went wrong inside the sandbox itself.")
 

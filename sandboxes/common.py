@@ -5,11 +5,12 @@ from __future__ import annotations
 import queue
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
 from sandboxes.base import RunRequest, RunResult, Status
+from sandboxes.languages import Language, language
 
 
 class SandboxUnavailable(RuntimeError):
@@ -54,16 +55,19 @@ class CappedReader(threading.Thread):
     def run(self) -> None:
         try:
             while chunk := self.pipe.read1(65536):  # type: ignore[attr-defined]
-                if self.truncated:
-                    continue
-                room = self.limit - self.size
-                self.chunks.append(chunk[:room])
-                self.size += min(len(chunk), room)
-                if len(chunk) > room:
-                    self.truncated = True
-                    self.on_overflow()
+                self.feed(chunk)
         except (OSError, ValueError):
             pass
+
+    def feed(self, chunk: bytes) -> None:
+        if self.truncated:
+            return
+        room = self.limit - self.size
+        self.chunks.append(chunk[:room])
+        self.size += min(len(chunk), room)
+        if len(chunk) > room:
+            self.truncated = True
+            self.on_overflow()
 
     def text(self) -> str:
         return b"".join(self.chunks).decode("utf-8", errors="replace")
@@ -81,9 +85,8 @@ def classify(request: RunRequest, *, exit_code: int | None, timed_out: bool, out
         return Status.output_limit
     if exit_code == 0:
         return Status.ok
-    killed = exit_code is not None and exit_code < 0
     near_limit = peak_memory_mb is not None and peak_memory_mb >= 0.9 * request.memory_limit_mb
-    if any(marker in stderr for marker in MEMORY_MARKERS) or (near_limit and (killed or exit_code != 0)):
+    if any(marker in stderr for marker in MEMORY_MARKERS) or near_limit:
         return Status.memory_limit
     if exit_code == -signal.SIGXCPU:
         return Status.timeout
@@ -115,3 +118,45 @@ def compile_failure(result: RunResult) -> RunResult:
     return RunResult(status=status, exit_code=result.exit_code, signal=result.signal,
                      compile_output=(result.stdout + result.stderr)[-20000:],
                      wall_time_s=result.wall_time_s, cpu_time_s=result.cpu_time_s, error=result.error)
+
+
+Execute = Callable[[RunRequest, tuple[str, ...], bool], RunResult]
+"""A backend's way to run one command: (request with limits and stdin, argv, is it the compile step)."""
+
+
+class Backend:
+    """The flow every backend shares: look up the language, take a slot, compile once, run per input."""
+
+    slots: Slots
+
+    def run(self, request: RunRequest) -> RunResult:
+        return self.run_tests(request, [request.stdin])[0]
+
+    def run_tests(self, request: RunRequest, stdins: list[str],
+                  stop: Callable[[int, RunResult], bool] | None = None) -> list[RunResult]:
+        try:
+            spec = language(request.language)
+        except ValueError as exc:
+            return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
+        with self.slots.acquire() as slot:
+            return self._run_in_slot(slot, spec, request, stdins, stop)
+
+    def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
+                     stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
+        raise NotImplementedError
+
+    @staticmethod
+    def compile_then_run(spec: Language, request: RunRequest, stdins: list[str],
+                         stop: Callable[[int, RunResult], bool] | None, execute: Execute) -> list[RunResult]:
+        if spec.compile is not None:
+            limits = request.model_copy(update={"time_limit_s": spec.compile_time_s,
+                                                "memory_limit_mb": spec.compile_memory_mb, "stdin": ""})
+            compiled = execute(limits, spec.compile, True)
+            if compiled.status != Status.ok:
+                return [compile_failure(compiled)] * len(stdins)
+        results: list[RunResult] = []
+        for index, stdin in enumerate(stdins):
+            results.append(execute(request.model_copy(update={"stdin": stdin}), spec.run, False))
+            if stop is not None and stop(index, results[-1]):
+                break
+        return results

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sandboxes.base import RunRequest, RunResult, Status
-from sandboxes.common import CappedReader, SandboxUnavailable, Slots, compile_failure, result_from
-from sandboxes.languages import language
+from sandboxes.common import Backend, CappedReader, SandboxUnavailable, Slots, result_from
+from sandboxes.languages import Language
 
 SANDBOX_USER = "65534:65534"
 CONTAINER_MEMORY_MB = 2048  # the ceiling; each run gets its own lower limit through prlimit
@@ -54,24 +54,12 @@ class _Frames:
             return
 
 
-class _Sink(CappedReader):
-    """A CappedReader fed by the frame pump instead of a pipe."""
-
-    def __init__(self, limit: int, on_overflow: Callable[[], None]) -> None:
-        super().__init__(io.BytesIO(), limit, on_overflow)  # type: ignore[arg-type]
-
-    def feed(self, chunk: bytes) -> None:
-        if self.truncated:
-            return
-        room = self.limit - self.size
-        self.chunks.append(chunk[:room])
-        self.size += min(len(chunk), room)
-        if len(chunk) > room:
-            self.truncated = True
-            self.on_overflow()
+def _sink(limit: int, on_overflow: Callable[[], None]) -> CappedReader:
+    """A CappedReader fed by the frame pump (`feed`) instead of reading a pipe itself."""
+    return CappedReader(io.BytesIO(), limit, on_overflow)  # type: ignore[arg-type]
 
 
-class DockerSandbox:
+class DockerSandbox(Backend):
     name = "docker"
 
     def __init__(self, concurrency: int | None = None, *, image: str = "referee-sandbox:latest",
@@ -94,41 +82,25 @@ class DockerSandbox:
         self._containers: dict[int, Any] = {}
         self._lock = threading.Lock()
 
-    # The public interface ---------------------------------------------------------------------
-
-    def run(self, request: RunRequest) -> RunResult:
-        return self.run_tests(request, [request.stdin])[0]
-
-    def run_tests(self, request: RunRequest, stdins: list[str],
-                  stop: Callable[[int, RunResult], bool] | None = None) -> list[RunResult]:
+    def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
+                     stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
         try:
-            spec = language(request.language)
-        except ValueError as exc:
+            container = self._container(slot)
+            self._upload(container, {spec.source_name: request.source, **request.files})
+
+            def execute(run: RunRequest, argv: tuple[str, ...], compiling: bool) -> RunResult:
+                result = self._execute(container, run, argv)
+                self._exec(container, "kill -9 -1 2>/dev/null; true")  # nothing of one test outlives it
+                return result
+
+            return self.compile_then_run(spec, request, stdins, stop, execute)
+        except SandboxUnavailable as exc:
             return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
-        with self.slots.acquire() as slot:
-            try:
-                container = self._container(slot)
-                self._upload(container, {spec.source_name: request.source, **request.files})
-                if spec.compile is not None:
-                    limits = request.model_copy(update={"time_limit_s": spec.compile_time_s,
-                                                        "memory_limit_mb": spec.compile_memory_mb, "stdin": ""})
-                    compiled = self._execute(container, limits, spec.compile)
-                    if compiled.status != Status.ok:
-                        return [compile_failure(compiled)] * len(stdins)
-                results: list[RunResult] = []
-                for index, stdin in enumerate(stdins):
-                    results.append(self._execute(container, request.model_copy(update={"stdin": stdin}), spec.run))
-                    self._exec(container, "kill -9 -1 2>/dev/null; true")
-                    if stop is not None and stop(index, results[-1]):
-                        break
-                return results
-            except SandboxUnavailable as exc:
-                return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
-            except Exception as exc:  # the daemon went away mid-run, the container died, ...
-                self._discard(slot)
-                return [RunResult(status=Status.sandbox_error, error=f"docker: {exc}")] * len(stdins)
-            finally:
-                self._wipe(slot)
+        except Exception as exc:  # the daemon went away mid-run, the container died, ...
+            self._discard(slot)
+            return [RunResult(status=Status.sandbox_error, error=f"docker: {exc}")] * len(stdins)
+        finally:
+            self._wipe(slot)
 
     def close(self) -> None:
         with self._lock:
@@ -197,7 +169,7 @@ class DockerSandbox:
         """Exec `argv` with `stdin`; returns (exit code, stdout, stderr, timed out, overflowed, wall)."""
         api = self.client.api
         overflow = threading.Event()
-        stdout, stderr = _Sink(output_limit, overflow.set), _Sink(output_limit, overflow.set)
+        stdout, stderr = _sink(output_limit, overflow.set), _sink(output_limit, overflow.set)
         exec_id = api.exec_create(container.id, argv, stdin=True, stdout=True, stderr=True, user=SANDBOX_USER,
                                   workdir="/box")["Id"]
         sock = api.exec_start(exec_id, socket=True)

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sandboxes.base import RunRequest, RunResult, Status
-from sandboxes.common import CappedReader, SandboxUnavailable, Slots, compile_failure, result_from
-from sandboxes.languages import language
+from sandboxes.common import Backend, CappedReader, SandboxUnavailable, Slots, result_from
+from sandboxes.languages import Language
 
 FIRST_UID = 61000  # slot i runs as uid FIRST_UID + i when the service is root
 TMPFS_BYTES = 64 << 20
@@ -112,7 +112,7 @@ def _reap_orphans() -> None:
                     os.waitpid(int(pid), os.WNOHANG)
 
 
-class LocalSandbox:
+class LocalSandbox(Backend):
     name = "local"
 
     def __init__(self, concurrency: int | None = None, *, bwrap: str | None = None) -> None:
@@ -125,36 +125,16 @@ class LocalSandbox:
         self._base = Path(tempfile.mkdtemp(prefix="referee-sandbox-"))
         os.chmod(self._base, 0o711)
 
-    # The public interface ---------------------------------------------------------------------
-
-    def run(self, request: RunRequest) -> RunResult:
-        return self.run_tests(request, [request.stdin])[0]
-
-    def run_tests(self, request: RunRequest, stdins: list[str],
-                  stop: Callable[[int, RunResult], bool] | None = None) -> list[RunResult]:
+    def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
+                     stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
+        uid = FIRST_UID + slot if self.as_root else os.getuid()
+        workdir = Path(tempfile.mkdtemp(dir=self._base))
         try:
-            spec = language(request.language)
-        except ValueError as exc:
-            return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
-        with self.slots.acquire() as slot:
-            uid = FIRST_UID + slot if self.as_root else os.getuid()
-            workdir = Path(tempfile.mkdtemp(dir=self._base))
-            try:
-                self._write_files(workdir, {spec.source_name: request.source, **request.files}, uid)
-                if spec.compile is not None:
-                    limits = request.model_copy(update={"time_limit_s": spec.compile_time_s,
-                                                        "memory_limit_mb": spec.compile_memory_mb, "stdin": ""})
-                    compiled = self._execute(limits, spec.compile, workdir, uid, writable_workdir=True)
-                    if compiled.status != Status.ok:
-                        return [compile_failure(compiled)] * len(stdins)
-                results: list[RunResult] = []
-                for index, stdin in enumerate(stdins):
-                    results.append(self._execute(request.model_copy(update={"stdin": stdin}), spec.run, workdir, uid))
-                    if stop is not None and stop(index, results[-1]):
-                        break
-                return results
-            finally:
-                shutil.rmtree(workdir, ignore_errors=True)
+            self._write_files(workdir, {spec.source_name: request.source, **request.files}, uid)
+            return self.compile_then_run(spec, request, stdins, stop, lambda run, argv, compiling: self._execute(
+                run, argv, workdir, uid, writable_workdir=compiling))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def close(self) -> None:
         shutil.rmtree(self._base, ignore_errors=True)
@@ -263,7 +243,8 @@ class LocalSandbox:
             exit_code = inner
         return result_from(request, exit_code=exit_code, timed_out=timed_out, stdout=readers[0], stderr=readers[1],
                            wall_time_s=wall, cpu_time_s=usage.ru_utime + usage.ru_stime,  # type: ignore[attr-defined]
-                           peak_memory_mb=usage.ru_maxrss / 1024)  # type: ignore[attr-defined]
+                           # Not ru_maxrss: a forked child starts with the service's own resident memory.
+                           peak_memory_mb=None)
 
 
 def _feed(pipe, data: bytes) -> None:  # noqa: ANN001

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandboxes import Sandbox, SandboxUnavailable, get_sandbox
 from service.rewards.base import RewardContext, Score
 from service.rewards.registry import REWARDS
 from service.schemas import Item
@@ -22,3 +23,15 @@ def score(name: str, batch: list[Item], ctx: RewardContext | None = None, **para
 
 def scored(*values: float | None) -> list[Score]:
     return [Score(v) if v is not None else Score.fail("unknown") for v in values]
+
+
+def sandbox_or_skip(name: str, concurrency: int = 2) -> Sandbox:
+    """The backend, or a LOUD skip saying it was not tested (Docker may be unable to run)."""
+    import pytest
+
+    try:
+        return get_sandbox(name, concurrency=concurrency)
+    except (SandboxUnavailable, ImportError) as exc:
+        message = f"!!! {name} sandbox NOT TESTED: {exc} !!!"
+        print(f"\n{'!' * len(message)}\n{message}\n{'!' * len(message)}")
+        pytest.skip(message)

@@ -8,17 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandboxes import RunRequest, Sandbox, SandboxUnavailable, Status, get_sandbox
+from sandboxes import RunRequest, Sandbox, Status
+from tests.helpers import sandbox_or_skip
 
 
 @pytest.fixture(scope="module", params=["local", "docker"])
 def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    try:
-        backend = get_sandbox(request.param, concurrency=2)
-    except (SandboxUnavailable, ImportError) as exc:
-        message = f"!!! {request.param} sandbox NOT TESTED: {exc} !!!"
-        print(f"\n{'!' * len(message)}\n{message}\n{'!' * len(message)}")
-        pytest.skip(message)
+    backend = sandbox_or_skip(request.param)
     yield backend
     backend.close()
 

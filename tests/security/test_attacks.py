@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandboxes import RunRequest, Sandbox, SandboxUnavailable, Status, get_sandbox
+from sandboxes import RunRequest, Sandbox, Status
+from tests.helpers import sandbox_or_skip
 from tests.security.attacks import ATTACKS, MARKER, Attack
 
 BACKENDS = ["local", "docker"]
@@ -35,12 +36,7 @@ def stray_processes() -> list[str]:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    try:
-        backend = get_sandbox(request.param, concurrency=2)
-    except (SandboxUnavailable, ImportError) as exc:
-        message = f"!!! {request.param} sandbox NOT TESTED: {exc} !!!"
-        print(f"\n{'!' * len(message)}\n{message}\n{'!' * len(message)}")
-        pytest.skip(message)
+    backend = sandbox_or_skip(request.param)
     yield backend
     backend.close()
 
