@@ -34,8 +34,11 @@ def serve(
     rm_model: Annotated[str | None, typer.Option(help="Verifier model (path or name) for the cot_rm reward.")] = None,
     rm_template: Annotated[str | None, typer.Option(help="Verifier prompt preset or JSON file. [default: yes-no]")] = None,
     rm_mode: Annotated[str | None, typer.Option(help="cot, logprob, logprob-after-cot or scalar. [default: cot]")] = None,
+    rm_remote_url: Annotated[str | None, typer.Option(help="Another Referee that serves cot_rm (e.g. on a GPU node).")] = None,
+    only: Annotated[str | None, typer.Option(help="Serve only these rewards, comma-separated (e.g. cot_rm).")] = None,
 ) -> None:
     """Serve the reward API (flags > REFEREE_* environment > --config file > defaults)."""
+    import json
     import tempfile
 
     import uvicorn
@@ -47,7 +50,8 @@ def serve(
             raise typer.BadParameter(f"{config} does not exist", param_hint="--config")
         os.environ[CONFIG_ENV] = str(config.resolve())
     options = {"host": host, "port": port, "workers": workers, "rm_model": rm_model, "rm_template": rm_template,
-               "rm_mode": rm_mode}
+               "rm_mode": rm_mode, "rm_remote_url": rm_remote_url,
+               "only": json.dumps([name.strip() for name in only.split(",")]) if only else None}
     for name, value in options.items():
         _export(name, value)
     try:

@@ -12,15 +12,27 @@ from service.settings import Settings
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
-    from service.sandbox_pool import SandboxPool
-    from service.worker_pool import WorkerPool
+    from service.rewards.registry import REWARDS
 
-    resources: dict[str, Any] = {
-        "math_pool": WorkerPool(settings.math_workers, name="math"),
-        "sandboxes": SandboxPool(settings.sandbox_backend, settings.sandbox_concurrency,
-                                 {"docker": {"image": settings.sandbox_image}}),
-    }
-    if settings.rm_model:
+    unknown = sorted(set(settings.only or ()) - set(REWARDS))
+    if unknown:
+        raise ValueError(f"--only names unknown rewards {', '.join(unknown)}; known: {', '.join(sorted(REWARDS))}")
+    wanted = {r for name in (settings.only or REWARDS) for r in REWARDS[name].resources}
+    resources: dict[str, Any] = {}
+    if "math_pool" in wanted:
+        from service.worker_pool import WorkerPool
+
+        resources["math_pool"] = WorkerPool(settings.math_workers, name="math")
+    if "sandboxes" in wanted:
+        from service.sandbox_pool import SandboxPool
+
+        resources["sandboxes"] = SandboxPool(settings.sandbox_backend, settings.sandbox_concurrency,
+                                             {"docker": {"image": settings.sandbox_image}})
+    if "verifier" in wanted and settings.rm_remote_url:
+        from service.reward_model import RemoteVerifier
+
+        resources["verifier"] = RemoteVerifier(settings.rm_remote_url, settings.api_key)
+    elif "verifier" in wanted and settings.rm_model:
         from service.reward_model import build_verifier
 
         resources["verifier"] = build_verifier(settings)

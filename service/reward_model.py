@@ -40,6 +40,34 @@ class BatchedVerifier:
         self.batcher.close()
 
 
+class RemoteVerifier:
+    """`cot_rm` computed by another Referee that has the model (so this one can run on CPU nodes)."""
+
+    def __init__(self, url: str, api_key: str | None = None) -> None:
+        from clients.client import RefereeClient
+
+        self.url = url
+        self.client = RefereeClient(url, api_key=api_key)
+
+    def score(self, judgements: list[Judgement]) -> list[Verdict]:
+        items = [{"prompt": j.question, "answer": j.reference, "completion": j.response} for j in judgements]
+        try:
+            response = self.client.score(items, rewards={"cot_rm": 1.0})
+        except Exception as exc:  # the remote is down or refused: these items are null, the batch goes on
+            return [Verdict(None, f"remote reward model at {self.url} failed: {exc}")] * len(judgements)
+        return [Verdict(r.scores.get("cot_rm"), r.errors.get("cot_rm")) for r in response.results]
+
+    def describe(self) -> dict[str, Any]:
+        try:
+            remote = {r["name"]: r for r in self.client.rewards()["rewards"]}.get("cot_rm", {})
+            return {"remote": self.url, **remote.get("info", {})}
+        except Exception as exc:
+            return {"remote": self.url, "error": str(exc)}
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def build_verifier(settings: Settings) -> BatchedVerifier:
     if settings.rm_mode == "scalar":
         model: GenerativeVerifier | ScalarRewardModel = ScalarRewardModel(settings.rm_model, settings.rm_device)

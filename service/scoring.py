@@ -139,7 +139,8 @@ def _run_reward(name: str, reward: Reward, items: Sequence[Item], params: BaseMo
     return checked
 
 
-async def score_request(request: RewardRequest, resources: Mapping[str, Any], max_items: int) -> RewardResponse:
+async def score_request(request: RewardRequest, resources: Mapping[str, Any], max_items: int,
+                        only: Sequence[str] | None = None) -> RewardResponse:
     started = time.perf_counter()
     items = request.items
     if len(items) > max_items:
@@ -149,6 +150,11 @@ async def score_request(request: RewardRequest, resources: Mapping[str, Any], ma
     params = parse_params(raw_params, weights)
     levels = plan_levels(weights, params)
     names = [name for level in levels for name in level]
+    if only is not None:
+        for name in names:
+            if name not in only:
+                raise APIError.at(422, ["body", "rewards", name], f"this server only serves {', '.join(only)}",
+                                  "reward_not_served")
     check_available(names, resources)
     check_required_fields(names, items)
     metrics.BATCH_ITEMS.observe(len(items))

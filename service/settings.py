@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     rm_max_batch_size: int = Field(16, ge=1, description="Items per model batch, collected across requests.")
     rm_max_wait_ms: float = Field(10.0, ge=0, description="How long a batch waits for more items.")
     rm_max_new_tokens: int = Field(256, ge=1, description="Reasoning budget of the verifier.")
+    rm_remote_url: str | None = Field(None, description="Call `cot_rm` on another Referee (e.g. `referee serve "
+                                      "--only cot_rm --rm-model ...` on a GPU node) instead of loading a model here.")
+    only: list[str] | None = Field(None, description="Serve only these rewards (and start only what they need).")
 
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
 

@@ -129,6 +129,26 @@ def test_batched_scores_equal_unbatched(random_verifier: tuple[GenerativeVerifie
                                    "mode": "logprob", "template": "compact"}
 
 
+def test_cot_rm_on_a_separate_reward_model_server(random_verifier: tuple[GenerativeVerifier, Path]) -> None:
+    from tests.server_utils import running_server
+
+    verifier, template = random_verifier
+    env = {"REFEREE_RM_TEMPLATE": str(template), "REFEREE_RM_MODE": "logprob"}
+    items = [{"prompt": f"{a}+1", "answer": str(a + 1), "completion": str(a)} for a in range(6)]
+    expected = [v.score for v in verifier.score([Judgement(i["prompt"], i["answer"], i["completion"]) for i in items])]
+    with server_process("--only", "cot_rm", "--rm-model", verifier.name, env=env) as (remote, _):
+        catalog = httpx.get(f"{remote}/v1/rewards", timeout=30).json()
+        assert [r["name"] for r in catalog["rewards"]] == ["cot_rm"]
+        refused = httpx.post(f"{remote}/v1/rewards", json={"rewards": {"math": 1}, "items": []}, timeout=30)
+        assert refused.status_code == 422 and "only serves cot_rm" in refused.json()["detail"][0]["msg"]
+        with running_server(rm_remote_url=remote) as main:
+            info = {r["name"]: r for r in httpx.get(f"{main}/v1/rewards", timeout=30).json()["rewards"]}["cot_rm"]
+            assert info["available"] and info["info"]["remote"] == remote and info["info"]["mode"] == "logprob"
+            body = {"rewards": {"cot_rm": 1.0, "format": 0.0}, "items": items}
+            results = httpx.post(f"{main}/v1/rewards", json=body, timeout=120).json()["results"]
+    assert [r["scores"]["cot_rm"] for r in results] == pytest.approx(expected, abs=1e-5)
+
+
 def test_cot_rm_without_a_model_is_422(live_server: str) -> None:
     body = {"rewards": {"cot_rm": 1.0}, "items": [{"prompt": "q", "completion": "a", "answer": "a"}]}
     response = httpx.post(f"{live_server}/v1/rewards", json=body, timeout=30)
@@ -213,3 +233,21 @@ def test_trained_verifier_reaches_90_percent_through_the_http_api(tmp_path: Path
     verdicts = [r["scores"]["cot_rm"] for r in results]
     accuracy = sum((v == 1.0) == item["correct"] for v, item in zip(verdicts, held_out, strict=True)) / len(held_out)
     assert accuracy >= 0.9, (accuracy, verdicts)
+
+
+def test_scalar_reward_model_for_comparison(tmp_path: Path) -> None:
+    from transformers import LlamaForSequenceClassification
+
+    from rm_models.verifier import ScalarRewardModel
+
+    tokenizer = build_tokenizer()
+    causal = build_model(tokenizer, seed=5)
+    causal.config.num_labels = 1
+    LlamaForSequenceClassification(causal.config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model = ScalarRewardModel(str(tmp_path))
+    judgements = [Judgement("1+1", "2", str(x)) for x in range(5)]
+    batched = [v.score for v in model.score(judgements)]
+    assert batched == pytest.approx([model.score([j])[0].score for j in judgements], abs=1e-5)
+    assert len(set(round(v, 6) for v in batched)) > 1  # a real model output, not a constant
+    assert model.describe()["mode"] == "scalar"

@@ -41,7 +41,7 @@ async def get_reward(
     with metrics.REQUEST_LATENCY.labels("/get_reward").time():
         try:
             response = await score_request(RewardRequest(profile=settings.openrlhf_profile, items=items),
-                                           resources, settings.max_items)
+                                           resources, settings.max_items, settings.only)
         except APIError as exc:
             for error in exc.errors:
                 loc = error["loc"]

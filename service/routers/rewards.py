@@ -25,13 +25,16 @@ async def post_rewards(
     """Results come back in item order. A score that could not be computed is `null`, with its
     reason in `errors`, and counts as 0 in `reward`; the other items are scored normally."""
     with metrics.REQUEST_LATENCY.labels("/v1/rewards").time():
-        return await score_request(request, resources, settings.max_items)
+        return await score_request(request, resources, settings.max_items, settings.only)
 
 
 @router.get("/rewards", response_model=RewardCatalog, summary="List rewards, their options and profiles")
-async def get_rewards(resources: dict[str, Any] = Depends(get_resources)) -> RewardCatalog:
+async def get_rewards(resources: dict[str, Any] = Depends(get_resources),
+                      settings: Settings = Depends(get_settings)) -> RewardCatalog:
     infos = []
     for name, reward in REWARDS.items():
+        if settings.only is not None and name not in settings.only:
+            continue
         missing = [r for r in reward.resources if resources.get(r) is None]
         details = {}
         for resource_name in reward.resources:
