@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
@@ -89,5 +90,5 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_leaves_nothing
         deadline = time.monotonic() + 10  # the fork server and resource tracker exit when they see EOF
         while time.monotonic() < deadline and any(alive(pid) for pid in workers):
             time.sleep(0.1)
-        leftovers = {pid: open(f"/proc/{pid}/cmdline").read() for pid in workers if alive(pid)}
+        leftovers = {pid: Path(f"/proc/{pid}/cmdline").read_text() for pid in workers if alive(pid)}
         assert leftovers == {}
