@@ -16,10 +16,10 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[server,docker]"
 
-# Debian packages the tests use: g++ for C++ submissions, bubblewrap for the local sandbox.
+# Debian packages the tests use: g++ for C++ submissions, bubblewrap, python3 and prlimit (util-linux) for the local sandbox.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ bubblewrap procps >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ bubblewrap procps python3 util-linux >/dev/null; \
 	else echo "not root or no apt-get: install g++ and bubblewrap yourself if missing"; fi
 
 install-test: $(BIN)/python system-deps
