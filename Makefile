@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-test system-deps serve test lint demo sandbox-image clean
+.PHONY: install install-test system-deps serve test lint demo sandbox-image api-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ install: $(BIN)/python
 # Debian packages the tests use: g++ for C++ submissions, bubblewrap, python3 and prlimit (util-linux) for the local sandbox.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ bubblewrap procps python3 util-linux >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 g++ bubblewrap procps python3 util-linux >/dev/null; \
 	else echo "not root or no apt-get: install g++ and bubblewrap yourself if missing"; fi
 
 install-test: $(BIN)/python system-deps
@@ -49,5 +49,12 @@ lint: install-test
 sandbox-image:
 	sandboxes/docker/build_offline.sh referee-sandbox:latest
 
+# The docker-compose images without a registry: a debootstrap base and a wheelhouse from this host's pip.
+# With a registry, plain `docker-compose build` uses python:3.11-slim and PyPI instead.
+api-image: $(BIN)/python
+	docker image inspect referee-base:bookworm >/dev/null 2>&1 || sandboxes/docker/build_offline.sh --base referee-base:bookworm
+	rm -rf .wheelhouse && $(BIN)/pip wheel --quiet -w .wheelhouse ".[server,docker]" "setuptools>=77" wheel
+	REFEREE_BASE_IMAGE=referee-base:bookworm REFEREE_WHEELHOUSE=.wheelhouse docker-compose build api
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .wheelhouse

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Make Docker usable for the docker-backend tests: install the engine, start dockerd if it is not
-# running, and build the sandbox image offline if it is missing. Idempotent; safe to re-run.
+# Make Docker usable for the docker-backend and compose tests: install the engine and docker-compose,
+# start dockerd if it is not running, and build the sandbox image offline if it is missing. Idempotent; safe to re-run.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v docker-compose >/dev/null; then
   apt-get update -qq
-  apt-get install -y -qq docker.io debootstrap >/dev/null
+  apt-get install -y -qq -o DPkg::Lock::Timeout=300 docker.io docker-compose debootstrap >/dev/null
 fi
 if ! docker info >/dev/null 2>&1; then
   nohup dockerd >/var/log/referee-dockerd.log 2>&1 &

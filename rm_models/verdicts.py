@@ -1,10 +1,27 @@
-"""Read a verdict out of a verifier's generated text."""
+"""What a verifier is asked (`Judgement`) and what it answers (`Verdict`), and how a verdict is read
+out of generated text. Free of torch, so servers that only call a remote verifier import it."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rm_models.templates import VerifierTemplate
+
+
+@dataclass(frozen=True)
+class Judgement:
+    question: str
+    reference: str
+    response: str
+
+
+@dataclass
+class Verdict:
+    score: float | None
+    error: str | None = None
+    text: str = ""
+    tokens: int = 0
 
 
 def parse_verdict(text: str, template: VerifierTemplate) -> float | None:

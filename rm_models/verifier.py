@@ -4,30 +4,16 @@ classic scalar reward model. CUDA when present (bf16, else fp16), CPU in fp32 ot
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
 from rm_models.templates import VerifierTemplate, load_template
-from rm_models.verdicts import parse_verdict
+from rm_models.verdicts import Judgement, Verdict, parse_verdict
+
+__all__ = ["GenerativeVerifier", "Judgement", "ScalarRewardModel", "Verdict", "pick_device", "split_on_oom"]
 
 Mode = Literal["cot", "logprob", "logprob-after-cot"]
-
-
-@dataclass(frozen=True)
-class Judgement:
-    question: str
-    reference: str
-    response: str
-
-
-@dataclass
-class Verdict:
-    score: float | None
-    error: str | None = None
-    text: str = ""
-    tokens: int = 0
 
 
 def pick_device(device: str | None = None) -> torch.device:

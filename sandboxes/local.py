@@ -6,6 +6,10 @@ work dir and /tmp; only loopback networking; an empty environment; rlimits on ad
 processes, CPU, file size and open files. When the service runs as root, each concurrency slot
 runs as its own unprivileged uid, so a run cannot signal the service or other runs, its process
 count is limited on its own, and after the run every process of that uid is killed.
+
+Inside a container whose runtime masks /proc paths (Docker's default, which Compose v1 cannot lift),
+the kernel refuses a fresh /proc in an unprivileged namespace; the sandbox then runs without /proc
+and without the lock on nested user namespaces, and says so in a warning (`proc_mounted` is False).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import ctypes
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -39,6 +44,7 @@ KILL_GRACE_S = 0.5
 _PR_SET_CHILD_SUBREAPER = 36
 _LAUNCHED: set[int] = set()  # our own bwrap children: their own threads wait for them, never the reaper
 _LAUNCHED_LOCK = threading.Lock()
+log = logging.getLogger("referee.sandbox")
 
 
 def find_bwrap() -> str | None:
@@ -129,6 +135,20 @@ class LocalSandbox(Backend):
         _become_subreaper()
         self._base = Path(tempfile.mkdtemp(prefix="referee-sandbox-"))
         os.chmod(self._base, 0o711)
+        self.proc_mounted = self._can_mount_proc()
+        if not self.proc_mounted:
+            log.warning("the container masks /proc: sandboxed programs run without /proc and may create nested "
+                        "user namespaces (run the container with `--security-opt systempaths=unconfined` for both)")
+
+    def _can_mount_proc(self) -> bool:
+        """Docker's masked /proc paths make the kernel refuse a fresh /proc in a user namespace."""
+        probe = subprocess.run(
+            [self.bwrap, "--unshare-user", "--unshare-all", "--disable-userns", "--ro-bind", "/usr", "/usr",
+             "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+             "--proc", "/proc", "/usr/bin/true"],
+            capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"},
+            **({"user": self.uids[0], "group": self.uids[0], "extra_groups": []} if self.as_root else {}))
+        return probe.returncode == 0 or "proc" not in probe.stderr
 
     def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
                      stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
@@ -187,11 +207,12 @@ class LocalSandbox(Backend):
         command = [
             "prlimit", f"--as={memory}", f"--nproc={MAX_PROCESSES}", f"--fsize={MAX_FILE_BYTES}",
             f"--nofile={MAX_OPEN_FILES}", f"--cpu={cpu_seconds}", "--core=0", "--",
-            self.bwrap, "--unshare-user", "--unshare-all", "--disable-userns", "--die-with-parent",
+            self.bwrap, "--unshare-user", "--unshare-all", "--die-with-parent",
             "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
             "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
-            "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
+            *(("--disable-userns", "--proc", "/proc") if self.proc_mounted else ("--dir", "/proc")),
+            "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
             "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
             "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/box",
             "--setenv", "LANG", "C.UTF-8", "--json-status-fd", str(status_fd),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rm_models import DynamicBatcher
 from rm_models.batcher import BatchStats
-from rm_models.verifier import GenerativeVerifier, Judgement, ScalarRewardModel, Verdict
+from rm_models.verdicts import Judgement, Verdict
 from service import metrics
 from service.settings import Settings
+
+if TYPE_CHECKING:  # torch is only needed where the model runs, not for a RemoteVerifier
+    from rm_models.verifier import GenerativeVerifier, ScalarRewardModel
 
 
 class BatchedVerifier:
@@ -69,6 +72,8 @@ class RemoteVerifier:
 
 
 def build_verifier(settings: Settings) -> BatchedVerifier:
+    from rm_models.verifier import GenerativeVerifier, ScalarRewardModel
+
     if settings.rm_mode == "scalar":
         model: GenerativeVerifier | ScalarRewardModel = ScalarRewardModel(settings.rm_model, settings.rm_device)
     else:

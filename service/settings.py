@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     only: list[str] | None = Field(None, description="Serve only these rewards (and start only what they need).")
 
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
+
+    @field_validator("api_key", "rm_model", "rm_remote_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """docker-compose passes `${VAR:-}` of an unset variable as an empty string: that means "not set"."""
+        return None if value == "" else value
 
     @classmethod
     def settings_customise_sources(

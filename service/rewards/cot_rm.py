@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rm_models.verifier import Judgement
+from rm_models.verdicts import Judgement
 from service.answer_extraction import extract_answer
 from service.rewards.base import RewardContext, Score
 from service.schemas import Item
