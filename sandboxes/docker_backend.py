@@ -94,13 +94,19 @@ class DockerSandbox(Backend):
                 return result
 
             return self.compile_then_run(spec, request, stdins, stop, execute)
-        except SandboxUnavailable as exc:
-            return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
         except Exception as exc:  # the daemon went away mid-run, the container died, ...
             self._discard(slot)
+            if not self._daemon_alive():
+                raise SandboxUnavailable(f"docker daemon unavailable: {exc}") from exc
             return [RunResult(status=Status.sandbox_error, error=f"docker: {exc}")] * len(stdins)
         finally:
             self._wipe(slot)
+
+    def _daemon_alive(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False
 
     def close(self) -> None:
         with self._lock:
@@ -110,8 +116,12 @@ class DockerSandbox(Backend):
     # Containers -------------------------------------------------------------------------------
 
     def _container(self, slot: int) -> Any:
+        """The slot's warm container; a new one if it is gone (e.g. dockerd restarted since)."""
         with self._lock:
             container = self._containers.get(slot)
+            if container is not None and not self._running(container):
+                self._discard(slot)
+                container = None
             if container is None:
                 container = self.client.containers.run(
                     self.image, ["sleep", "infinity"], detach=True, init=True,
@@ -126,6 +136,17 @@ class DockerSandbox(Backend):
                 )
                 self._containers[slot] = container
             return container
+
+    @staticmethod
+    def _running(container: Any) -> bool:
+        """An unreachable daemon raises: the caller reports that."""
+        from docker.errors import NotFound
+
+        try:
+            container.reload()
+        except NotFound:
+            return False
+        return container.status == "running"
 
     def _discard(self, slot: int) -> None:
         container = self._containers.pop(slot, None)
@@ -155,14 +176,14 @@ class DockerSandbox(Backend):
         with tarfile.open(fileobj=archive, mode="w") as tar:
             for name, text in files.items():
                 if name.startswith("/") or ".." in name.split("/"):
-                    raise SandboxUnavailable(f"file name {name!r} leaves the work dir")
+                    raise ValueError(f"file name {name!r} leaves the work dir")
                 data = text.encode()
                 info = tarfile.TarInfo(name)
                 info.size, info.mode = len(data), 0o644
                 tar.addfile(info, io.BytesIO(data))
         result = self._stream(container, ["tar", "-x", "-C", "/box"], archive.getvalue(), 30, 1 << 20)
         if result[0] != 0:
-            raise SandboxUnavailable(f"could not copy the program into the container: {result[2].text()[-500:]}")
+            raise RuntimeError(f"could not copy the program into the container: {result[2].text()[-500:]}")
 
     def _stream(self, container: Any, argv: list[str], stdin: bytes, time_limit_s: float,
                 output_limit: int) -> tuple[int | None, CappedReader, CappedReader, bool, bool, float]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandboxes import RunRequest, RunResult, SandboxUnavailable, Status
+from sandboxes import RunRequest, RunResult, Sandbox, SandboxUnavailable, Status
 from sandboxes.languages import LANGUAGES
 from service.rewards.base import RewardContext, Score
 from service.schemas import Item
@@ -128,6 +128,27 @@ def failure_message(index: int, result: RunResult, scripted: bool) -> str:
     return f"test {index + 1}: {'did not run to the end of the test' if scripted else 'wrong answer'}"
 
 
+def _run_plan(sandbox: Sandbox, plan: StdioTests | ScriptTests, code: str, language: str,
+              params: CodeParams) -> tuple[list[RunResult], list[bool]]:
+    """Run the tests of one item: (results, which passed), stopping early when asked."""
+    limits = {"language": language, "time_limit_s": params.time_limit_s, "memory_limit_mb": params.memory_limit_mb}
+    if isinstance(plan, StdioTests):
+        def stop(index: int, result: RunResult) -> bool:
+            return params.early_stop and not stdio_passes(result, plan.outputs[index], params.float_tolerance)
+
+        results = sandbox.run_tests(RunRequest(source=code, **limits), plan.inputs, stop=stop)
+        return results, [stdio_passes(r, want, params.float_tolerance)
+                         for r, want in zip(results, plan.outputs, strict=False)]
+    secret = secrets.token_hex(16)
+    results, passes = [], []
+    for program in plan.programs:
+        results.append(sandbox.run(RunRequest(source=program, stdin=secret + "\n", **limits)))
+        passes.append(script_passes(results[-1], secret))
+        if params.early_stop and not passes[-1]:
+            break
+    return results, passes
+
+
 def _score_item(item: Item, params: CodeParams, ctx: RewardContext) -> Score:
     language = str(item.get("language") or params.default_language).lower()
     if language not in LANGUAGES:
@@ -141,25 +162,9 @@ def _score_item(item: Item, params: CodeParams, ctx: RewardContext) -> Score:
     try:
         plan = plan_tests(code, language, tests)
         sandbox = ctx.resource("sandboxes").get(params.backend)
-    except (ValueError, SandboxUnavailable) as exc:
+        results, passes = _run_plan(sandbox, plan, code, language, params)
+    except (ValueError, SandboxUnavailable) as exc:  # e.g. the docker daemon went away: null, not 0
         return Score.fail(str(exc))
-
-    limits = {"language": language, "time_limit_s": params.time_limit_s, "memory_limit_mb": params.memory_limit_mb}
-    passes: list[bool] = []
-    results: list[RunResult] = []
-    if isinstance(plan, StdioTests):
-        def stop(index: int, result: RunResult) -> bool:
-            return params.early_stop and not stdio_passes(result, plan.outputs[index], params.float_tolerance)
-
-        results = sandbox.run_tests(RunRequest(source=code, **limits), plan.inputs, stop=stop)
-        passes = [stdio_passes(r, want, params.float_tolerance) for r, want in zip(results, plan.outputs, strict=False)]
-    else:
-        secret = secrets.token_hex(16)
-        for program in plan.programs:
-            results.append(sandbox.run(RunRequest(source=program, stdin=secret + "\n", **limits)))
-            passes.append(script_passes(results[-1], secret))
-            if params.early_stop and not passes[-1]:
-                break
 
     broken = next((r for r in results if r.status == Status.sandbox_error), None)
     if broken is not None:

@@ -50,7 +50,10 @@ async def execute(
             return list(executor.map(sandbox.run, programs))
 
     with metrics.REQUEST_LATENCY.labels("/v1/execute").time():
-        results = await anyio.to_thread.run_sync(run_all)
+        try:
+            results = await anyio.to_thread.run_sync(run_all)
+        except SandboxUnavailable as exc:  # e.g. dockerd stopped after the backend started
+            raise APIError.at(503, ["body", "backend"], str(exc), "sandbox_unavailable") from None
     for result in results:
         metrics.SANDBOX_RUNS.labels(backend, result.status.value).inc()
     return ExecuteResponse(results=results, backend=backend, elapsed_ms=(time.perf_counter() - started) * 1000)

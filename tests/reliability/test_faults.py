@@ -1,9 +1,11 @@
-"""Faults: a client that disconnects mid-request, SIGTERM with requests in flight. (A math worker
+"""Faults: a client that disconnects mid-request, SIGTERM with requests in flight, dockerd stopped
+under a server whose default backend is docker. (A math worker
 SIGKILLed mid-batch and a hanging program are in test_math_reward.py and test_code_reward.py.)"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.server_utils import server_process
 
@@ -92,3 +95,63 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_leaves_nothing
             time.sleep(0.1)
         leftovers = {pid: Path(f"/proc/{pid}/cmdline").read_text() for pid in workers if alive(pid)}
         assert leftovers == {}
+
+
+def _docker_up() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+def _dockerd_running() -> bool:
+    return subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0
+
+
+def _wait_for(condition, timeout: float) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+TESTS = [{"input": "1", "output": "2"}]
+CODE_ITEM = {"completion": "```python\nprint(int(input()) + 1)\n```", "tests": TESTS, "answer": "2"}
+MATH_ITEM = {"completion": "\\boxed{2}", "answer": "2", "tests": TESTS}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(os.environ.get("REFEREE_TEST_STOP_DOCKERD") != "1",
+                    reason="stops and restarts the host's dockerd: set REFEREE_TEST_STOP_DOCKERD=1 (CI does)")
+def test_dockerd_stopped_gives_503_for_docker_runs_and_leaves_local_runs_alone() -> None:
+    if shutil.which("dockerd") is None or not _docker_up():
+        pytest.skip("!!! no running dockerd: the dockerd fault is NOT TESTED !!!")
+    with server_process(env={"REFEREE_SANDBOX_BACKEND": "docker", "REFEREE_SANDBOX_CONCURRENCY": "2"}) as (url, _):
+        docker_run = {"run": {"source": "print(6 * 7)"}, "backend": "docker"}
+        local_run = {"run": {"source": "print(6 * 7)"}, "backend": "local"}
+        assert httpx.post(f"{url}/v1/execute", json=docker_run, timeout=120).json()["results"][0]["stdout"] == "42\n"
+
+        subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
+        try:
+            assert _wait_for(lambda: not _dockerd_running(), 60), "dockerd did not stop"
+            refused = httpx.post(f"{url}/v1/execute", json=docker_run, timeout=120)
+            assert refused.status_code == 503, refused.text
+            error = refused.json()["detail"][0]
+            assert error["loc"] == ["body", "backend"] and "docker daemon unavailable" in error["msg"]
+
+            assert httpx.post(f"{url}/v1/execute", json=local_run, timeout=60).json()["results"][0]["stdout"] == "42\n"
+            body = {"items": [CODE_ITEM, MATH_ITEM], "rewards": {"code": 1, "math": 1}}
+            scored = httpx.post(f"{url}/v1/rewards", json=body, timeout=120)
+            assert scored.status_code == 200, scored.text
+            results = scored.json()["results"]
+            assert results[0]["scores"]["code"] is None and "docker daemon unavailable" in results[0]["errors"]["code"]
+            assert results[1]["scores"] == {"code": 0.0, "math": 1.0}  # the rest of the batch is scored normally
+            local = {**body, "params": {"code": {"backend": "local"}}}
+            assert httpx.post(f"{url}/v1/rewards", json=local, timeout=120).json()["results"][0]["scores"]["code"] == 1.0
+        finally:
+            _wait_for(lambda: not _dockerd_running(), 60)
+            if not _dockerd_running():
+                with open("/var/log/referee-dockerd.log", "ab") as log:
+                    subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            assert _wait_for(_docker_up, 90), "dockerd did not come back"
+        # The daemon is back: the same server runs docker programs again, in fresh containers.
+        assert httpx.post(f"{url}/v1/execute", json=docker_run, timeout=120).json()["results"][0]["stdout"] == "42\n"
