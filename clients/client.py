@@ -1,7 +1,9 @@
 """HTTP clients for Referee: `RefereeClient` (sync) and `AsyncRefereeClient` (asyncio), on httpx.
 
-Both pool connections, time out, retry with exponential backoff on connection errors and on
-502/503/504 (never on 4xx: a bad request stays bad), split large batches into several requests
+Both pool connections, time out, retry with exponential backoff on connection errors, on
+502/503/504 and on a 500 that is not Referee's own JSON error (a proxy's: Ray Serve answers a bare
+500 when the replica serving a request dies; scoring is idempotent, so a retry is safe). Never on
+4xx: a bad request stays bad. They split large batches into several requests
 (results come back in item order), send the API key, and raise `RefereeError` carrying the
 server's JSON error.
 """
@@ -115,11 +117,21 @@ class _Settings:
                 raise RefereeError(f"cannot reach {self.base_url}: {error}") from error
             return RETRY
         assert response is not None
-        if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+        if attempt < self.max_retries and (response.status_code in RETRY_STATUSES or _from_a_proxy(response)):
             return RETRY
         if response.is_error:
             raise RefereeError.from_response(response)
         return response.json()
+
+
+def _from_a_proxy(response: httpx.Response) -> bool:
+    """A 500 without Referee's `{"detail": ...}` JSON body was not written by Referee."""
+    if response.status_code != 500:
+        return False
+    try:
+        return "detail" not in response.json()
+    except ValueError:
+        return True
 
 
 class RefereeClient(_Settings):

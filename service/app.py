@@ -25,14 +25,17 @@ DESCRIPTION = """Verifiable rewards for RL on language models: POST a batch of r
 for the rewards, their options and the profiles."""
 
 
-def create_app(settings: Settings | None = None, resources: dict[str, Any] | None = None) -> FastAPI:
-    """Build the app. `resources` can be injected (tests, Ray); otherwise they are built at startup."""
+def create_app(settings: Settings | None = None, resources: dict[str, Any] | None = None, *,
+               provided: dict[str, Any] | None = None) -> FastAPI:
+    """Build the app. `resources` can be injected whole (tests); otherwise they are built at startup,
+    except the `provided` ones (Ray passes its reward-model deployment as the `verifier`)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = resources is None
-        app.state.resources = await anyio.to_thread.run_sync(build_resources, settings) if owned else resources
+        app.state.resources = (await anyio.to_thread.run_sync(build_resources, settings, provided) if owned
+                               else resources)
         log.info("referee %s ready with resources: %s", __version__, ", ".join(app.state.resources) or "none")
         try:
             yield

@@ -36,6 +36,11 @@ def serve(
     rm_mode: Annotated[str | None, typer.Option(help="cot, logprob, logprob-after-cot or scalar. [default: cot]")] = None,
     rm_remote_url: Annotated[str | None, typer.Option(help="Another Referee that serves cot_rm (e.g. on a GPU node).")] = None,
     only: Annotated[str | None, typer.Option(help="Serve only these rewards, comma-separated (e.g. cot_rm).")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Deploy on Ray Serve (pip install 'referee[ray]').")] = False,
+    address: Annotated[str | None, typer.Option(help="With --ray: the cluster (`auto`: the running one). [default: a new local cluster]")] = None,
+    replicas: Annotated[str, typer.Option(help="With --ray: API replicas, N or MIN-MAX to autoscale.")] = "1",
+    replica_cpus: Annotated[float, typer.Option(help="With --ray: CPUs per API replica (its math workers and sandbox slots follow).")] = 2.0,
+    detach: Annotated[bool, typer.Option(help="With --ray --address: deploy and return, the app keeps running.")] = False,
 ) -> None:
     """Serve the reward API (flags > REFEREE_* environment > --config file > defaults)."""
     import json
@@ -59,6 +64,9 @@ def serve(
     except Exception as exc:  # pydantic's message names the bad setting
         typer.echo(f"error: invalid settings: {exc}", err=True)
         raise typer.Exit(2) from None
+    if ray:
+        _serve_on_ray(settings, address, replicas, replica_cpus, detach)
+        return
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="referee-metrics-")
     uvicorn.run(
@@ -70,6 +78,20 @@ def serve(
         log_level=log_level,
         timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
+
+
+def _serve_on_ray(settings: object, address: str | None, replicas: str, replica_cpus: float, detach: bool) -> None:
+    try:
+        from service.ray_serve import Scaling, run
+    except ImportError as exc:
+        typer.echo(f"error: --ray needs Ray Serve: pip install 'referee[ray]' ({exc})", err=True)
+        raise typer.Exit(2) from None
+    try:
+        scaling = Scaling.parse(replicas, replica_cpus)
+        run(settings, scaling, address=address, detach=detach)  # type: ignore[arg-type]
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -11,14 +11,16 @@ from typing import Any
 from service.settings import Settings
 
 
-def build_resources(settings: Settings) -> dict[str, Any]:
+def build_resources(settings: Settings, provided: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The resources the served rewards need. `provided` ones are used as they are (the Ray deployment
+    passes its reward-model deployment as `verifier`)."""
     from service.rewards.registry import REWARDS
 
     unknown = sorted(set(settings.only or ()) - set(REWARDS))
     if unknown:
         raise ValueError(f"--only names unknown rewards {', '.join(unknown)}; known: {', '.join(sorted(REWARDS))}")
-    wanted = {r for name in (settings.only or REWARDS) for r in REWARDS[name].resources}
-    resources: dict[str, Any] = {}
+    resources: dict[str, Any] = dict(provided or {})
+    wanted = {r for name in (settings.only or REWARDS) for r in REWARDS[name].resources} - set(resources)
     if "math_pool" in wanted:
         from service.worker_pool import WorkerPool
 

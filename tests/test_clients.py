@@ -90,6 +90,29 @@ def test_gives_up_after_max_retries(flaky: tuple[str, dict[str, int]]) -> None:
     assert error.value.status_code in (502, 503, 504) and state["calls"] == 2
 
 
+def test_a_bare_500_from_a_proxy_is_retried_but_referees_own_500_is_not() -> None:
+    """Ray Serve's proxy answers a plain-text 500 when the replica holding the request dies."""
+    answers = [httpx.Response(500, text="Internal Server Error"),
+               httpx.Response(200, json={"results": [{"id": "0", "reward": 1.0, "scores": {}, "errors": {}}],
+                                         "elapsed_ms": 1.0})]
+    transport = httpx.MockTransport(lambda request: answers.pop(0))
+    with RefereeClient("http://referee", transport=transport, backoff_s=0.01) as client:
+        assert client.score([{"completion": "a"}], rewards={"x": 1}).rewards == [1.0]
+    assert not answers
+
+    calls = []
+
+    def own_error(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(500, json={"detail": [{"loc": [], "msg": "internal error: KeyError",
+                                                     "type": "internal_error"}]})
+
+    with RefereeClient("http://referee", transport=httpx.MockTransport(own_error), backoff_s=0.01) as client, \
+            pytest.raises(RefereeError, match="internal error"):
+        client.score([{"completion": "a"}], rewards={"x": 1})
+    assert len(calls) == 1
+
+
 def test_async_client_retries_too(flaky: tuple[str, dict[str, int]]) -> None:
     url, state = flaky
 

@@ -149,6 +149,23 @@ def test_cot_rm_on_a_separate_reward_model_server(random_verifier: tuple[Generat
     assert [r["scores"]["cot_rm"] for r in results] == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.timeout(600)
+def test_cot_rm_as_a_ray_deployment_matches_the_model(random_verifier: tuple[GenerativeVerifier, Path]) -> None:
+    """`referee serve --ray --rm-model`: the model is its own deployment (a GPU one where there is a GPU)."""
+    pytest.importorskip("ray.serve")
+    verifier, template = random_verifier
+    env = {"REFEREE_RM_TEMPLATE": str(template), "REFEREE_RM_MODE": "logprob"}
+    items = [{"prompt": f"{a}+2", "answer": str(a + 2), "completion": str(a)} for a in range(5)]
+    expected = [v.score for v in verifier.score([Judgement(i["prompt"], i["answer"], i["completion"]) for i in items])]
+    args = ("--ray", "--replicas", "1", "--replica-cpus", "1", "--rm-model", verifier.name)
+    with server_process(*args, env=env, timeout=300) as (url, _):
+        info = {r["name"]: r for r in httpx.get(f"{url}/v1/rewards", timeout=60).json()["rewards"]}["cot_rm"]
+        assert info["available"] and info["info"]["deployment"] == "RewardModel" and info["info"]["device"] == "cpu"
+        body = {"rewards": {"cot_rm": 1.0}, "items": items}
+        results = httpx.post(f"{url}/v1/rewards", json=body, timeout=300).json()["results"]
+    assert [r["scores"]["cot_rm"] for r in results] == pytest.approx(expected, abs=1e-5)
+
+
 def test_cot_rm_without_a_model_is_422(live_server: str) -> None:
     body = {"rewards": {"cot_rm": 1.0}, "items": [{"prompt": "q", "completion": "a", "answer": "a"}]}
     response = httpx.post(f"{live_server}/v1/rewards", json=body, timeout=30)

@@ -29,8 +29,9 @@ async def post_rewards(
 
 
 @router.get("/rewards", response_model=RewardCatalog, summary="List rewards, their options and profiles")
-async def get_rewards(resources: dict[str, Any] = Depends(get_resources),
-                      settings: Settings = Depends(get_settings)) -> RewardCatalog:
+def get_rewards(resources: dict[str, Any] = Depends(get_resources),
+                settings: Settings = Depends(get_settings)) -> RewardCatalog:
+    """Sync on purpose: FastAPI runs it in a thread, and `describe()` may ask a remote verifier."""
     infos = []
     for name, reward in REWARDS.items():
         if settings.only is not None and name not in settings.only:
