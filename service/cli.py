@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 app = typer.Typer(help="Referee: a verifiable reward service for RL on language models.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -80,7 +83,7 @@ def serve(
     )
 
 
-def _serve_on_ray(settings: object, address: str | None, replicas: str, replica_cpus: float, detach: bool) -> None:
+def _serve_on_ray(settings: Settings, address: str | None, replicas: str, replica_cpus: float, detach: bool) -> None:
     try:
         from service.ray_serve import Scaling, run
     except ImportError as exc:
@@ -88,7 +91,7 @@ def _serve_on_ray(settings: object, address: str | None, replicas: str, replica_
         raise typer.Exit(2) from None
     try:
         scaling = Scaling.parse(replicas, replica_cpus)
-        run(settings, scaling, address=address, detach=detach)  # type: ignore[arg-type]
+        run(settings, scaling, address=address, detach=detach)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from clients import RefereeClient
-from tests.server_utils import server_process
+from tests.server_utils import server_process, wait_for
 
 pytest.importorskip("ray.serve")
 pytestmark = pytest.mark.timeout(600)
@@ -28,15 +28,6 @@ SLOW_CODE = {"completion": "It doubles: \\boxed{6}\n```python\nimport time\ntime
 def pids_of(pattern: str) -> list[int]:
     found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
     return [int(pid) for pid in found]
-
-
-def wait_for(condition, timeout: float) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server_utils import server_process
+from tests.server_utils import server_process, wait_for
 
 SLOW_ITEM = {"completion": "```python\nimport time\ntime.sleep(2)\nprint(input())\n```",
              "tests": [{"input": "ok", "output": "ok"}]}
@@ -105,15 +105,6 @@ def _dockerd_running() -> bool:
     return subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0
 
 
-def _wait_for(condition, timeout: float) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 TESTS = [{"input": "1", "output": "2"}]
 CODE_ITEM = {"completion": "```python\nprint(int(input()) + 1)\n```", "tests": TESTS, "answer": "2"}
 MATH_ITEM = {"completion": "\\boxed{2}", "answer": "2", "tests": TESTS}
@@ -132,7 +123,7 @@ def test_dockerd_stopped_gives_503_for_docker_runs_and_leaves_local_runs_alone()
 
         subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
         try:
-            assert _wait_for(lambda: not _dockerd_running(), 60), "dockerd did not stop"
+            assert wait_for(lambda: not _dockerd_running(), 60), "dockerd did not stop"
             refused = httpx.post(f"{url}/v1/execute", json=docker_run, timeout=120)
             assert refused.status_code == 503, refused.text
             error = refused.json()["detail"][0]
@@ -148,10 +139,10 @@ def test_dockerd_stopped_gives_503_for_docker_runs_and_leaves_local_runs_alone()
             local = {**body, "params": {"code": {"backend": "local"}}}
             assert httpx.post(f"{url}/v1/rewards", json=local, timeout=120).json()["results"][0]["scores"]["code"] == 1.0
         finally:
-            _wait_for(lambda: not _dockerd_running(), 60)
+            wait_for(lambda: not _dockerd_running(), 60)
             if not _dockerd_running():
                 with open("/var/log/referee-dockerd.log", "ab") as log:
                     subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            assert _wait_for(_docker_up, 90), "dockerd did not come back"
+            assert wait_for(_docker_up, 90), "dockerd did not come back"
         # The daemon is back: the same server runs docker programs again, in fresh containers.
         assert httpx.post(f"{url}/v1/execute", json=docker_run, timeout=120).json()["results"][0]["stdout"] == "42\n"
