@@ -15,6 +15,7 @@ import struct
 import tarfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -81,6 +82,7 @@ class DockerSandbox(Backend):
         self.slots = Slots(concurrency or 1)
         self._containers: dict[int, Any] = {}
         self._lock = threading.Lock()
+        self._owner = uuid.uuid4().hex  # labels our containers, to find those a daemon restart left stopped
 
     def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
                      stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
@@ -132,10 +134,18 @@ class DockerSandbox(Backend):
                     pids_limit=PIDS_LIMIT, read_only=True, user="0:0", working_dir="/box",
                     tmpfs={"/box": "size=64m,mode=1777,exec", "/tmp": "size=64m,mode=1777", "/dev/shm": "size=16m"},
                     cap_drop=["ALL"], security_opt=["no-new-privileges"], environment={"HOME": "/box"},
-                    labels={"referee.sandbox": "1"}, auto_remove=False,
+                    labels={"referee.sandbox": "1", "referee.sandbox.owner": self._owner}, auto_remove=False,
                 )
+                self._remove_stopped()
                 self._containers[slot] = container
             return container
+
+    def _remove_stopped(self) -> None:
+        """Containers of ours that died while the daemon was away could not be removed then."""
+        with contextlib.suppress(Exception):
+            for stale in self.client.containers.list(
+                    all=True, filters={"label": f"referee.sandbox.owner={self._owner}", "status": "exited"}):
+                stale.remove(force=True)
 
     @staticmethod
     def _running(container: Any) -> bool:

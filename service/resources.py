@@ -38,6 +38,11 @@ def build_resources(settings: Settings, provided: dict[str, Any] | None = None) 
         from service.reward_model import build_verifier
 
         resources["verifier"] = build_verifier(settings)
+    unservable = [name for name in settings.only or () if set(REWARDS[name].resources) - set(resources)]
+    if unservable:  # a server that answers nothing useful should not start (and pass its health check)
+        hints = "; ".join(f"{name}: {REWARDS[name].unavailable_hint or 'missing resources'}" for name in unservable)
+        close_resources(resources)
+        raise ValueError(f"--only serves rewards that cannot run here: {hints}")
     return resources
 
 

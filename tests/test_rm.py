@@ -183,6 +183,16 @@ def test_a_missing_model_path_is_a_clear_startup_error(tmp_path: Path) -> None:
     assert "cannot load the reward model" in result.stderr
 
 
+def test_serving_only_cot_rm_without_a_model_does_not_start() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--port", "1", "--only", "cot_rm"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "--only serves rewards that cannot run here: cot_rm: start the server with a verifier" in result.stderr
+
+
 def train_tiny_verifier(directory: Path, template: dict, steps: int = 1200, seed: int = 0) -> list[dict]:
     """Teach a tiny model the verifier task "is the response equal to the reference?" (1200 CPU steps,
     ~100 s on 2 cores). Returns held-out items whose questions it has never seen."""

@@ -101,6 +101,11 @@ def _docker_up() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
 
 
+def _sandbox_containers(status: str | None = None) -> list[str]:
+    filters = ["--filter", "label=referee.sandbox", *(["--filter", f"status={status}"] if status else [])]
+    return subprocess.run(["docker", "ps", "-aq", *filters], capture_output=True, text=True).stdout.split()
+
+
 def _dockerd_running() -> bool:
     return subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0
 
@@ -116,6 +121,7 @@ MATH_ITEM = {"completion": "\\boxed{2}", "answer": "2", "tests": TESTS}
 def test_dockerd_stopped_gives_503_for_docker_runs_and_leaves_local_runs_alone() -> None:
     if shutil.which("dockerd") is None or not _docker_up():
         pytest.skip("!!! no running dockerd: the dockerd fault is NOT TESTED !!!")
+    others = set(_sandbox_containers())  # e.g. the session server's, if a test gave it docker runs
     with server_process(env={"REFEREE_SANDBOX_BACKEND": "docker", "REFEREE_SANDBOX_CONCURRENCY": "2"}) as (url, _):
         docker_run = {"run": {"source": "print(6 * 7)"}, "backend": "docker"}
         local_run = {"run": {"source": "print(6 * 7)"}, "backend": "local"}
@@ -146,3 +152,4 @@ def test_dockerd_stopped_gives_503_for_docker_runs_and_leaves_local_runs_alone()
             assert wait_for(_docker_up, 90), "dockerd did not come back"
         # The daemon is back: the same server runs docker programs again, in fresh containers.
         assert httpx.post(f"{url}/v1/execute", json=docker_run, timeout=120).json()["results"][0]["stdout"] == "42\n"
+        assert not set(_sandbox_containers("exited")) - others, "containers stopped with the daemon were left behind"
