@@ -1,8 +1,9 @@
 """Load test: concurrent trainers sending GRPO batches of mixed math/format/code items.
 
-    python bench/load.py [--clients 8] [--duration 120] [--prompts 64] [--samples 8] [--url URL]
+    python bench/load.py [--clients 8] [--duration 120] [--prompts 64] [--samples 8] [--url URL] [--ray]
 
-Without --url it starts `referee serve` on a free localhost port. Reports items/s, p50/p99 request
+Without --url it starts `referee serve` on a free localhost port (with --ray: on a local Ray
+cluster, two API replicas of half the cores each). Reports items/s, p50/p99 request
 latency, errors (must be 0) and the server's RSS at the start and the end (must not keep growing).
 """
 
@@ -48,11 +49,18 @@ def grpo_batch(rng: random.Random, prompts: int, samples: int) -> list[tuple[dic
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of the server and its worker processes."""
-    total = 0
-    for line in subprocess.run(["ps", "-o", "rss=", "--ppid", str(pid), "-p", str(pid)], capture_output=True,
-                               text=True).stdout.split():
-        total += int(line)
+    """Resident memory of the server and every process under it (math workers, Ray replicas, ...)."""
+    table = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss="], capture_output=True, text=True).stdout.split()
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for child, parent, kb in zip(table[::3], table[1::3], table[2::3], strict=True):
+        children.setdefault(int(parent), []).append(int(child))
+        rss[int(child)] = int(kb)
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack.extend(children.get(current, []))
     return total / 1024
 
 
@@ -103,6 +111,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--url", default=None)
+    parser.add_argument("--ray", action="store_true", help="serve with `referee serve --ray`, 2 replicas")
     args = parser.parse_args()
     duration = min(args.duration, 120)
 
@@ -110,8 +119,9 @@ def main() -> None:
     url = args.url
     if url is None:
         port = free_port()
+        ray = ["--ray", "--replicas", "2", "--replica-cpus", str((os.cpu_count() or 2) / 2)] if args.ray else []
         server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-                                   "--log-level", "warning"], env=os.environ.copy())
+                                   "--log-level", "warning", *ray], env=os.environ.copy())
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, process=server)
     try:
