@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.server_utils import free_port, wait_healthy  # noqa: E402
+from tests.server_utils import descendants, free_port, wait_healthy  # noqa: E402
 
 CODE_TESTS = [{"input": "2 3\n", "output": "5\n"}, {"input": "10 -4\n", "output": "6\n"}]
 CODE_ANSWERS = ["```python\na, b = map(int, input().split())\nprint(a + b)\n```",
@@ -50,18 +50,9 @@ def grpo_batch(rng: random.Random, prompts: int, samples: int) -> list[tuple[dic
 
 def rss_mb(pid: int) -> float:
     """Resident memory of the server and every process under it (math workers, Ray replicas, ...)."""
-    table = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss="], capture_output=True, text=True).stdout.split()
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for child, parent, kb in zip(table[::3], table[1::3], table[2::3], strict=True):
-        children.setdefault(int(parent), []).append(int(child))
-        rss[int(child)] = int(kb)
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        total += rss.get(current, 0)
-        stack.extend(children.get(current, []))
-    return total / 1024
+    pids = ",".join(str(p) for p in [pid, *descendants(pid)])
+    rss = subprocess.run(["ps", "-o", "rss=", "-p", pids], capture_output=True, text=True).stdout.split()
+    return sum(int(kb) for kb in rss) / 1024
 
 
 def run_load(url: str, clients: int, duration: float, prompts: int, samples: int) -> dict:

@@ -45,6 +45,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 _LAUNCHED: set[int] = set()  # our own bwrap children: their own threads wait for them, never the reaper
 _LAUNCHED_LOCK = threading.Lock()
 log = logging.getLogger("referee.sandbox")
+# What a sandbox sees of the host: /usr, read-only, and the usual links into it.
+ROOT_FS = ("--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+           "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin")
 
 
 def find_bwrap() -> str | None:
@@ -143,12 +146,14 @@ class LocalSandbox(Backend):
     def _can_mount_proc(self) -> bool:
         """Docker's masked /proc paths make the kernel refuse a fresh /proc in a user namespace."""
         probe = subprocess.run(
-            [self.bwrap, "--unshare-user", "--unshare-all", "--disable-userns", "--ro-bind", "/usr", "/usr",
-             "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-             "--proc", "/proc", "/usr/bin/true"],
-            capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"},
-            **({"user": self.uids[0], "group": self.uids[0], "extra_groups": []} if self.as_root else {}))
+            [self.bwrap, "--unshare-user", "--unshare-all", "--disable-userns", *ROOT_FS, "--proc", "/proc",
+             "/usr/bin/true"],
+            capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"}, **self._as_user(self.uids[0]))
         return probe.returncode == 0 or "proc" not in probe.stderr
+
+    def _as_user(self, uid: int) -> dict[str, object]:
+        """Popen arguments that start a sandbox as the slot's uid (when the service is root)."""
+        return {"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}
 
     def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
                      stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
@@ -208,9 +213,7 @@ class LocalSandbox(Backend):
             "prlimit", f"--as={memory}", f"--nproc={MAX_PROCESSES}", f"--fsize={MAX_FILE_BYTES}",
             f"--nofile={MAX_OPEN_FILES}", f"--cpu={cpu_seconds}", "--core=0", "--",
             self.bwrap, "--unshare-user", "--unshare-all", "--die-with-parent",
-            "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
-            "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-            "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
+            "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox", *ROOT_FS,
             *(("--disable-userns", "--proc", "/proc") if self.proc_mounted else ("--dir", "/proc")),
             "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
             "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
@@ -237,7 +240,7 @@ class LocalSandbox(Backend):
                     self._command(request, argv, workdir, writable_workdir, status_write),
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(status_write,),
                     start_new_session=True, env={"PATH": "/usr/bin:/bin"}, cwd="/",
-                    **({"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}),
+                    **self._as_user(uid),
                 )
             except OSError as exc:
                 os.close(status_read)

@@ -32,8 +32,6 @@ class Scaling:
     max_replicas: int = 1
     replica_cpus: float = 2.0
     """Ray CPUs each API replica reserves; its math workers and sandbox slots follow from it."""
-    rm_gpus: float | None = None
-    """GPUs of the reward-model replica; None: one if the cluster has a GPU, else none."""
 
     @classmethod
     def parse(cls, replicas: str, replica_cpus: float) -> Scaling:
@@ -105,9 +103,7 @@ def build_application(settings: Settings, scaling: Scaling) -> serve.Application
     reward_model = None
     serves_rm = settings.only is None or "cot_rm" in settings.only
     if settings.rm_model and not settings.rm_remote_url and serves_rm:
-        gpus = scaling.rm_gpus
-        if gpus is None:
-            gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0  # the model on a GPU node when there is one
         reward_model = RewardModel.options(ray_actor_options={"num_cpus": 1, "num_gpus": gpus}).bind(settings)
     if scaling.min_replicas == scaling.max_replicas:
         replicas: dict[str, Any] = {"num_replicas": scaling.min_replicas}

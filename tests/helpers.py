@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from sandboxes import Sandbox, SandboxUnavailable, get_sandbox
 from service.rewards.base import RewardContext, Score
@@ -25,13 +25,18 @@ def scored(*values: float | None) -> list[Score]:
     return [Score(v) if v is not None else Score.fail("unknown") for v in values]
 
 
-def sandbox_or_skip(name: str, concurrency: int = 2) -> Sandbox:
-    """The backend, or a LOUD skip saying it was not tested (Docker may be unable to run)."""
+def skip_loudly(what: str, reason: object) -> NoReturn:
+    """Skip with a banner in the output: a missing Docker must not pass for a tested one."""
     import pytest
 
+    message = f"!!! {what} NOT TESTED: {reason} !!!"
+    print(f"\n{'!' * len(message)}\n{message}\n{'!' * len(message)}")
+    pytest.skip(message)
+
+
+def sandbox_or_skip(name: str, concurrency: int = 2) -> Sandbox:
+    """The backend, or a LOUD skip saying it was not tested (Docker may be unable to run)."""
     try:
         return get_sandbox(name, concurrency=concurrency)
     except (SandboxUnavailable, ImportError) as exc:
-        message = f"!!! {name} sandbox NOT TESTED: {exc} !!!"
-        print(f"\n{'!' * len(message)}\n{message}\n{'!' * len(message)}")
-        pytest.skip(message)
+        skip_loudly(f"{name} sandbox", exc)

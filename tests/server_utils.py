@@ -96,3 +96,17 @@ def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.
             return True
         time.sleep(interval)
     return False
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under `pid` (children, grandchildren, ...), from one `ps` snapshot."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout.split()
+    children: dict[int, list[int]] = {}
+    for child, parent in zip(out[::2], out[1::2], strict=True):
+        children.setdefault(int(parent), []).append(int(child))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found

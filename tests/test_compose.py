@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import skip_loudly
 from tests.server_utils import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,12 +21,6 @@ BASE_IMAGE = "referee-base:bookworm"
 WHEELHOUSE = ".wheelhouse"
 
 pytestmark = pytest.mark.timeout(900)
-
-
-def _skip_loudly(reason: str) -> None:
-    message = f"!!! docker-compose NOT TESTED: {reason} !!!"
-    print(f"\n{'!' * len(message)}\n{message}\n{'!' * len(message)}")
-    pytest.skip(message)
 
 
 def _run(*argv: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -38,9 +33,9 @@ def _run(*argv: str, env: dict[str, str] | None = None, timeout: float = 600) ->
 def compose_env() -> dict[str, str]:
     """The offline inputs of the images: a debootstrap base and a wheelhouse built by this host's pip."""
     if shutil.which("docker-compose") is None:
-        _skip_loudly("the docker-compose command is missing (apt-get install docker-compose)")
+        skip_loudly("docker-compose", "the docker-compose command is missing (apt-get install docker-compose)")
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        _skip_loudly("the Docker daemon is not running")
+        skip_loudly("docker-compose", "the Docker daemon is not running")
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode != 0:
         _run("sandboxes/docker/build_offline.sh", "--base", BASE_IMAGE, timeout=900)
     shutil.rmtree(ROOT / WHEELHOUSE, ignore_errors=True)
@@ -112,7 +107,7 @@ def test_compose_sandbox_contains_hostile_programs(stack: str) -> None:
 
 def test_compose_docker_sandbox_overlay(compose_env: dict[str, str]) -> None:
     if subprocess.run(["docker", "image", "inspect", "referee-sandbox:latest"], capture_output=True).returncode:
-        _skip_loudly("the sandbox image referee-sandbox:latest is missing (make sandbox-image)")
+        skip_loudly("docker-compose", "the sandbox image referee-sandbox:latest is missing (make sandbox-image)")
     for url in _stack(compose_env, "docker-compose.yml", "docker-compose.docker-sandbox.yml"):
         run = {"source": "print(sum(range(10)))", "language": "python"}
         response = httpx.post(f"{url}/v1/execute", json={"runs": [run]}, timeout=120)

@@ -40,20 +40,17 @@ async def execute(
     if pool is None:
         raise APIError.at(503, ["body", "backend"], "this server has no sandbox configured", "sandbox_unavailable")
     started = time.perf_counter()
-    try:
-        sandbox = await anyio.to_thread.run_sync(pool.get, backend)
-    except SandboxUnavailable as exc:
-        raise APIError.at(503, ["body", "backend"], str(exc), "sandbox_unavailable") from None
 
     def run_all() -> list:
+        sandbox = pool.get(backend)
         with ThreadPoolExecutor(max_workers=max(1, pool.concurrency)) as executor:
             return list(executor.map(sandbox.run, programs))
 
-    with metrics.REQUEST_LATENCY.labels("/v1/execute").time():
-        try:
+    try:
+        with metrics.REQUEST_LATENCY.labels("/v1/execute").time():
             results = await anyio.to_thread.run_sync(run_all)
-        except SandboxUnavailable as exc:  # e.g. dockerd stopped after the backend started
-            raise APIError.at(503, ["body", "backend"], str(exc), "sandbox_unavailable") from None
+    except SandboxUnavailable as exc:  # down at first use, or e.g. dockerd stopped after the backend started
+        raise APIError.at(503, ["body", "backend"], str(exc), "sandbox_unavailable") from None
     for result in results:
         metrics.SANDBOX_RUNS.labels(backend, result.status.value).inc()
     return ExecuteResponse(results=results, backend=backend, elapsed_ms=(time.perf_counter() - started) * 1000)

@@ -16,23 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server_utils import server_process, wait_for
+from tests.helpers import skip_loudly
+from tests.server_utils import descendants, server_process, wait_for
 
 SLOW_ITEM = {"completion": "```python\nimport time\ntime.sleep(2)\nprint(input())\n```",
              "tests": [{"input": "ok", "output": "ok"}]}
-
-
-def descendants(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout.split()
-    children: dict[int, list[int]] = {}
-    for child, parent in zip(out[::2], out[1::2], strict=True):
-        children.setdefault(int(parent), []).append(int(child))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def alive(pid: int) -> bool:
@@ -120,7 +108,7 @@ MATH_ITEM = {"completion": "\\boxed{2}", "answer": "2", "tests": TESTS}
                     reason="stops and restarts the host's dockerd: set REFEREE_TEST_STOP_DOCKERD=1 (CI does)")
 def test_dockerd_stopped_gives_503_for_docker_runs_and_leaves_local_runs_alone() -> None:
     if shutil.which("dockerd") is None or not _docker_up():
-        pytest.skip("!!! no running dockerd: the dockerd fault is NOT TESTED !!!")
+        skip_loudly("the dockerd fault", "no running dockerd")
     others = set(_sandbox_containers())  # e.g. the session server's, if a test gave it docker runs
     with server_process(env={"REFEREE_SANDBOX_BACKEND": "docker", "REFEREE_SANDBOX_CONCURRENCY": "2"}) as (url, _):
         docker_run = {"run": {"source": "print(6 * 7)"}, "backend": "docker"}
