@@ -29,7 +29,8 @@ install-test: $(BIN)/python system-deps
 serve: install
 	$(BIN)/referee serve --host $(HOST) --port $(PORT)
 
-test: install-test
+# The habits CI enforces before the tests: lint, formatting, types (import boundaries are a test).
+test: install-test lint
 	$(BIN)/python -m pytest -q
 
 # Start the service, train a tiny model with GRPO on CPU (examples/demo.toml), stop the service.
@@ -44,6 +45,8 @@ demo: $(BIN)/python
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The docker backend's image, built offline (debootstrap + docker import); needs root and dockerd.
 sandbox-image:

@@ -1,6 +1,6 @@
 """Load test: concurrent trainers sending GRPO batches of mixed math/format/code items.
 
-    python bench/load.py [--clients 8] [--duration 120] [--prompts 64] [--samples 8] [--url URL] [--ray]
+    python -m bench.load [--clients 8] [--duration 120] [--prompts 64] [--samples 8] [--url URL] [--ray]
 
 Without --url it starts `referee serve` on a free localhost port (with --ray: on a local Ray
 cluster, two API replicas of half the cores each). Reports items/s, p50/p99 request
@@ -17,17 +17,17 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.server_utils import descendants, free_port, wait_healthy  # noqa: E402
+from tests.server_utils import descendants, free_port, wait_healthy
 
 CODE_TESTS = [{"input": "2 3\n", "output": "5\n"}, {"input": "10 -4\n", "output": "6\n"}]
-CODE_ANSWERS = ["```python\na, b = map(int, input().split())\nprint(a + b)\n```",
-                "```python\na, b = map(int, input().split())\nprint(a - b)\n```", "I would add them."]
+CODE_ANSWERS = [
+    "```python\na, b = map(int, input().split())\nprint(a + b)\n```",
+    "```python\na, b = map(int, input().split())\nprint(a - b)\n```",
+    "I would add them.",
+]
 
 
 def grpo_batch(rng: random.Random, prompts: int, samples: int) -> list[tuple[dict, list[dict]]]:
@@ -38,13 +38,25 @@ def grpo_batch(rng: random.Random, prompts: int, samples: int) -> list[tuple[dic
         a, b = rng.randint(1, 99), rng.randint(1, 99)
         for _ in range(samples):
             if p % 8 == 7:
-                code_items.append({"group": f"c{p}", "prompt": "Add two integers from stdin.", "tests": CODE_TESTS,
-                                   "completion": f"<think>read, add</think>{rng.choice(CODE_ANSWERS)}"})
+                code_items.append(
+                    {
+                        "group": f"c{p}",
+                        "prompt": "Add two integers from stdin.",
+                        "tests": CODE_TESTS,
+                        "completion": f"<think>read, add</think>{rng.choice(CODE_ANSWERS)}",
+                    }
+                )
             else:
                 guess = a * b + rng.choice([0, 0, 1, -1])
-                math_items.append({"group": f"m{p}", "prompt": f"What is {a} times {b}?", "answer": str(a * b),
-                                   "completion": f"<think>{a} x {b} = {guess}</think> The answer is "
-                                                 f"$\\boxed{{{guess}}}$."})
+                math_items.append(
+                    {
+                        "group": f"m{p}",
+                        "prompt": f"What is {a} times {b}?",
+                        "answer": str(a * b),
+                        "completion": f"<think>{a} x {b} = {guess}</think> The answer is "
+                        f"$\\boxed{{{guess}}}$.",
+                    }
+                )
     return [({"math": 1.0, "format": 0.1}, math_items), ({"code": 1.0, "format": 0.1}, code_items)]
 
 
@@ -90,9 +102,15 @@ def run_load(url: str, clients: int, duration: float, prompts: int, samples: int
         thread.join()
     elapsed = time.monotonic() - started
     ordered = sorted(latencies)
-    return {"requests": len(latencies), "items": items_done, "seconds": elapsed, "items_per_s": items_done / elapsed,
-            "p50_s": statistics.median(ordered) if ordered else 0.0,
-            "p99_s": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0, "errors": errors}
+    return {
+        "requests": len(latencies),
+        "items": items_done,
+        "seconds": elapsed,
+        "items_per_s": items_done / elapsed,
+        "p50_s": statistics.median(ordered) if ordered else 0.0,
+        "p99_s": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0,
+        "errors": errors,
+    }
 
 
 def main() -> None:
@@ -110,9 +128,23 @@ def main() -> None:
     url = args.url
     if url is None:
         port = free_port()
-        ray = ["--ray", "--replicas", "2", "--replica-cpus", str((os.cpu_count() or 2) / 2)] if args.ray else []
-        server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-                                   "--log-level", "warning", *ray], env=os.environ.copy())
+        ray = (
+            ["--ray", "--replicas", "2", "--replica-cpus", str((os.cpu_count() or 2) / 2)] if args.ray else []
+        )
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                *ray,
+            ],
+            env=os.environ.copy(),
+        )
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, process=server)
     try:
@@ -125,7 +157,10 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(60)
-    print(f"{args.clients} clients x batches of {args.prompts}x{args.samples} items for {result['seconds']:.0f} s")
+    print(
+        f"{args.clients} clients x batches of {args.prompts}x{args.samples} items "
+        f"for {result['seconds']:.0f} s"
+    )
     print(f"requests {result['requests']}, items {result['items']}, {result['items_per_s']:.0f} items/s")
     print(f"latency p50 {result['p50_s']:.2f} s, p99 {result['p99_s']:.2f} s")
     print(f"errors {len(result['errors'])}" + (f": {result['errors'][:3]}" if result["errors"] else ""))

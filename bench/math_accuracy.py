@@ -1,6 +1,6 @@
 """Grading accuracy of Referee's `math` reward vs plain math-verify, on the labeled set in tests/data.
 
-    python bench/math_accuracy.py [--by-category]
+    python -m bench.math_accuracy [--by-category]
 
 Plain math-verify is what an open-r1 user runs: `verify(parse(gold), parse(completion))` with the
 library defaults. Referee is the `math` reward itself (extraction + grader + worker pool).
@@ -11,17 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from service.api.schemas import Item
+from service.rewards.base import RewardContext
+from service.rewards.math import MathParams, math_reward
+from service.runtime.resources import MATH_WARMUP, Resources
+from service.runtime.worker_pool import WorkerPool
 
-from service.rewards.base import RewardContext  # noqa: E402
-from service.rewards.math import MathParams, math_reward  # noqa: E402
-from service.schemas import Item  # noqa: E402
-from service.worker_pool import WorkerPool  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 EVAL_SET = ROOT / "tests" / "data" / "math_eval.jsonl"
 
@@ -35,8 +34,13 @@ def plain_math_verify(gold: str, completion: str) -> bool:
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     gold_text = gold if "$" in gold else f"${gold}$"
-    return bool(verify(parse(gold_text, parsing_timeout=None), parse(completion, parsing_timeout=None),
-                       timeout_seconds=None))
+    return bool(
+        verify(
+            parse(gold_text, parsing_timeout=None),
+            parse(completion, parsing_timeout=None),
+            timeout_seconds=None,
+        )
+    )
 
 
 def plain_verdicts(cases: list[dict], pool: WorkerPool) -> list[bool]:
@@ -46,7 +50,7 @@ def plain_verdicts(cases: list[dict], pool: WorkerPool) -> list[bool]:
 
 def referee_verdicts(cases: list[dict], pool: WorkerPool) -> list[bool]:
     items = [Item(completion=c["completion"], answer=c["gold"]) for c in cases]
-    scores = math_reward(items, MathParams(), RewardContext(resources={"math_pool": pool}))
+    scores = math_reward(items, MathParams(), RewardContext(resources=Resources(math_pool=pool)))
     return [s.value == 1.0 for s in scores]
 
 
@@ -55,8 +59,11 @@ def summary(cases: list[dict], verdicts: list[bool]) -> dict[str, float]:
     fp = sum(v and not c["correct"] for c, v in zip(cases, verdicts, strict=True))
     fn = sum(not v and c["correct"] for c, v in zip(cases, verdicts, strict=True))
     right = sum(v == c["correct"] for c, v in zip(cases, verdicts, strict=True))
-    return {"precision": tp / (tp + fp) if tp + fp else 1.0, "recall": tp / (tp + fn) if tp + fn else 1.0,
-            "accuracy": right / len(cases)}
+    return {
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / (tp + fn) if tp + fn else 1.0,
+        "accuracy": right / len(cases),
+    }
 
 
 def main() -> None:
@@ -64,7 +71,7 @@ def main() -> None:
     parser.add_argument("--by-category", action="store_true", help="accuracy per category too")
     args = parser.parse_args()
     cases = load_cases()
-    pool = WorkerPool(2)
+    pool = WorkerPool(2, name="math", preload=(MATH_WARMUP,))
     try:
         results = {"math-verify": plain_verdicts(cases, pool), "referee": referee_verdicts(cases, pool)}
     finally:

@@ -1,6 +1,6 @@
 """Math grading throughput: Referee over HTTP vs the sequential loop in the trainer process.
 
-    python bench/math_throughput.py [--prompts 64] [--samples 8] [--workers N]
+    python -m bench.math_throughput [--prompts 64] [--samples 8] [--workers N]
 
 The batch is one GRPO step: `prompts` problems x `samples` completions, each a long chain of
 thought ending in a correct, wrong, differently-written or missing answer, plus a few adversarial
@@ -17,14 +17,10 @@ import random
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.server_utils import free_port, wait_healthy  # noqa: E402
+from tests.server_utils import free_port, wait_healthy
 
 # Answers sympy cannot finish comparing: a power tower, a huge factorial, a huge binomial.
 ADVERSARIAL = ["\\boxed{9^{9^{9^{9}}}}", "\\boxed{99999999!}", "\\boxed{\\binom{10^{8}}{5 \\cdot 10^{7}}}"]
@@ -49,7 +45,13 @@ def gold_and_answers(rng: random.Random, index: int) -> tuple[str, list[str]]:
         return gold, [gold, f"{gold}.0", str(p * q + 1), f"{p} \\times {q}", str(p + q)]
     if kind == 1:
         gold = f"\\frac{{{p}}}{{{q}}}"
-        return gold, [gold, f"{p}/{q}", f"\\frac{{{2 * p}}}{{{2 * q}}}", f"\\frac{{{q}}}{{{p}}}", f"{p / q:.3f}"]
+        return gold, [
+            gold,
+            f"{p}/{q}",
+            f"\\frac{{{2 * p}}}{{{2 * q}}}",
+            f"\\frac{{{q}}}{{{p}}}",
+            f"{p / q:.3f}",
+        ]
     if kind == 2:
         gold = f"{p}\\sqrt{{{q}}}"
         return gold, [gold, f"\\sqrt{{{p * p * q}}}", f"{p + 1}\\sqrt{{{q}}}", f"{p}\\sqrt{{{q + 1}}}", gold]
@@ -69,10 +71,18 @@ def build_batch(prompts: int, samples: int, adversarial: int, seed: int = 0) -> 
                 ending = "I could not finish the computation in time."  # no answer at all
             else:
                 ending = f"Therefore the final answer is $\\boxed{{{rng.choice(answers)}}}$."
-            items.append({"id": f"{problem}-{sample}", "group": str(problem), "answer": gold,
-                          "completion": f"<think>{reasoning}</think>\n{ending}"})
+            items.append(
+                {
+                    "id": f"{problem}-{sample}",
+                    "group": str(problem),
+                    "answer": gold,
+                    "completion": f"<think>{reasoning}</think>\n{ending}",
+                }
+            )
     for i in range(adversarial):
-        items[rng.randrange(len(items))]["completion"] = f"<think>...</think> {ADVERSARIAL[i % len(ADVERSARIAL)]}"
+        items[rng.randrange(len(items))]["completion"] = (
+            f"<think>...</think> {ADVERSARIAL[i % len(ADVERSARIAL)]}"
+        )
     return items
 
 
@@ -101,7 +111,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--adversarial", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=None, help="math worker processes (default: CPU count)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="math worker processes (default: CPU count)"
+    )
     args = parser.parse_args()
 
     clean = build_batch(args.prompts, args.samples, adversarial=0)
@@ -126,13 +138,20 @@ def main() -> None:
         server.wait(60)
 
     print(f"GRPO batch: {args.prompts} prompts x {args.samples} samples\n")
-    print(f"{'batch':<22} {'items':>5} {'sequential s':>12} {'referee s':>9} {'items/s seq':>11} "
-          f"{'items/s ref':>11} {'speed-up':>8}")
+    print(
+        f"{'batch':<22} {'items':>5} {'sequential s':>12} {'referee s':>9} {'items/s seq':>11} "
+        f"{'items/s ref':>11} {'speed-up':>8}"
+    )
     for name, count, theirs, ours in rows:
-        print(f"{name:<22} {count:>5} {theirs:>12.2f} {ours:>9.2f} {count / theirs:>11.1f} {count / ours:>11.1f} "
-              f"{theirs / ours:>7.1f}x")
-    print(f"\none adversarial item, per-item timeout 5 s: batch took {single_time:.2f} s "
-          f"(bound: timeout + 1 s = 6 s) -> {'OK' if single_time <= 6.0 else 'OVER'}")
+        print(
+            f"{name:<22} {count:>5} {theirs:>12.2f} {ours:>9.2f} "
+            f"{count / theirs:>11.1f} {count / ours:>11.1f} "
+            f"{theirs / ours:>7.1f}x"
+        )
+    print(
+        f"\none adversarial item, per-item timeout 5 s: batch took {single_time:.2f} s "
+        f"(bound: timeout + 1 s = 6 s) -> {'OK' if single_time <= 6.0 else 'OVER'}"
+    )
 
 
 if __name__ == "__main__":

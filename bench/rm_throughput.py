@@ -1,6 +1,6 @@
 """Reward-model throughput: batched (the service's dynamic batcher) vs one item at a time.
 
-    python bench/rm_throughput.py [--items 256] [--model PATH] [--mode cot] [--max-new-tokens 32]
+    python -m bench.rm_throughput [--items 256] [--model PATH] [--mode cot] [--max-new-tokens 32]
 
 Without --model it builds the tiny local model (CPU). On a GPU, pass a real 0.5B-1.5B verifier,
 e.g. --model /models/general-verifier --template yes-no --max-new-tokens 512.
@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from clients.grpo.tiny import save_tiny_model
+from rm_models import DynamicBatcher
+from rm_models.verifier import GenerativeVerifier, Judgement
 
-from clients.grpo.tiny import save_tiny_model  # noqa: E402
-from rm_models import DynamicBatcher  # noqa: E402
-from rm_models.verifier import GenerativeVerifier, Judgement  # noqa: E402
-
-COMPACT = {"prompt": "Q:{{ question }} R:{{ reference }} A:{{ response }}", "decision_prefix": "Final Decision:",
-           "verdict_pattern": "Final Decision:\\s*(Yes|No)", "labels": {"Yes": 1.0, "No": 0.0}}
+COMPACT = {
+    "prompt": "Q:{{ question }} R:{{ reference }} A:{{ response }}",
+    "decision_prefix": "Final Decision:",
+    "verdict_pattern": "Final Decision:\\s*(Yes|No)",
+    "labels": {"Yes": 1.0, "No": 0.0},
+}
 
 
 def main() -> None:
@@ -43,8 +44,10 @@ def main() -> None:
         template = str(scratch / "compact.json")
         Path(template).write_text(json.dumps(COMPACT))
     verifier = GenerativeVerifier(model, template, args.mode, max_new_tokens=args.max_new_tokens)
-    judgements = [Judgement(f"What is {i} + {i % 7}?", str(i + i % 7), f"The answer is {i + (i % 3)}.")
-                  for i in range(args.items)]
+    judgements = [
+        Judgement(f"What is {i} + {i % 7}?", str(i + i % 7), f"The answer is {i + (i % 3)}.")
+        for i in range(args.items)
+    ]
     verifier.score(judgements[:2])  # warm-up
 
     started = time.perf_counter()
@@ -60,9 +63,14 @@ def main() -> None:
     tokens = sum(v.tokens for v in batched)
     print(f"model: {verifier.describe()}")
     print(f"{'':<16} {'seconds':>8} {'items/s':>8} {'tokens/s':>9}")
-    print(f"{'one at a time':<16} {one_at_a_time:>8.2f} {args.items / one_at_a_time:>8.1f} "
-          f"{sum(v.tokens for v in single) / one_at_a_time:>9.0f}")
-    print(f"{'batched':<16} {batched_time:>8.2f} {args.items / batched_time:>8.1f} {tokens / batched_time:>9.0f}")
+    print(
+        f"{'one at a time':<16} {one_at_a_time:>8.2f} {args.items / one_at_a_time:>8.1f} "
+        f"{sum(v.tokens for v in single) / one_at_a_time:>9.0f}"
+    )
+    print(
+        f"{'batched':<16} {batched_time:>8.2f} {args.items / batched_time:>8.1f} "
+        f"{tokens / batched_time:>9.0f}"
+    )
     print(f"speed-up: {one_at_a_time / batched_time:.1f}x")
 
 

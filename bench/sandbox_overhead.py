@@ -1,6 +1,6 @@
 """Per-run overhead of the sandboxes: bare subprocess vs local (bubblewrap) vs docker (warm containers).
 
-    python bench/sandbox_overhead.py [--runs 200] [--burst 4096]
+    python -m bench.sandbox_overhead [--runs 200] [--burst 4096]
 
 Each run is `print(1)` in Python, so the time is all overhead. The burst sends `--burst` programs at
 once to the local backend through its queue (default concurrency: the core count).
@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from sandboxes import RunRequest, SandboxUnavailable, Status, get_sandbox  # noqa: E402
+from sandboxes import RunRequest, SandboxUnavailable, Status, get_sandbox
 
 
-def per_run(fn, runs: int) -> float:  # noqa: ANN001
+def per_run(fn: Callable[[], object], runs: int) -> float:
     started = time.perf_counter()
     for _ in range(runs):
         fn()
@@ -34,8 +31,9 @@ def main() -> None:
     args = parser.parse_args()
     request = RunRequest(source="print(1)")
 
-    bare = per_run(lambda: subprocess.run(["/usr/bin/python3", "-I", "-c", "print(1)"], capture_output=True),
-                   args.runs)
+    bare = per_run(
+        lambda: subprocess.run(["/usr/bin/python3", "-I", "-c", "print(1)"], capture_output=True), args.runs
+    )
     rows = [("bare subprocess (no isolation)", bare)]
     local = get_sandbox("local")
     rows.append(("local (bubblewrap)", per_run(lambda: local.run(request), args.runs)))
@@ -56,8 +54,10 @@ def main() -> None:
         results = list(pool.map(lambda _: local.run(request), range(args.burst)))
     elapsed = time.perf_counter() - started
     failed = sum(r.status != Status.ok for r in results)
-    print(f"\nburst of {args.burst} programs on local (concurrency {local.slots.size}): {elapsed:.1f} s, "
-          f"{args.burst / elapsed:.0f} programs/s, {failed} failed")
+    print(
+        f"\nburst of {args.burst} programs on local (concurrency {local.slots.size}): {elapsed:.1f} s, "
+        f"{args.burst / elapsed:.0f} programs/s, {failed} failed"
+    )
     local.close()
 
 

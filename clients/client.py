@@ -23,8 +23,14 @@ from pydantic import BaseModel, Field
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = {502, 503, 504}
 RETRY = object()
-RETRY_ERRORS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
-                httpx.ConnectTimeout, httpx.PoolTimeout)
+RETRY_ERRORS = (
+    httpx.ConnectError,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
 
 
 class ItemResult(BaseModel):
@@ -69,8 +75,12 @@ class RefereeError(Exception):
         return cls(message, response.status_code, detail)
 
 
-def _body(items: Sequence[Mapping[str, Any]], rewards: Mapping[str, float] | None, profile: str | None,
-          params: Mapping[str, Any] | None) -> dict[str, Any]:
+def _body(
+    items: Sequence[Mapping[str, Any]],
+    rewards: Mapping[str, float] | None,
+    profile: str | None,
+    params: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     if (rewards is None) == (profile is None):
         raise ValueError("give exactly one of `rewards` or `profile`")
     body: dict[str, Any] = {"items": list(items), "params": dict(params or {})}
@@ -80,7 +90,7 @@ def _body(items: Sequence[Mapping[str, Any]], rewards: Mapping[str, float] | Non
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _merge(parts: list[dict[str, Any]]) -> RewardResponse:
@@ -94,8 +104,15 @@ def _merge(parts: list[dict[str, Any]]) -> RewardResponse:
 class _Settings:
     """Shared configuration of both clients; arguments beat `REFEREE_URL` / `REFEREE_API_KEY`."""
 
-    def __init__(self, base_url: str | None, api_key: str | None, timeout: float, max_retries: int,
-                 backoff_s: float, max_batch_items: int) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float,
+        max_retries: int,
+        backoff_s: float,
+        max_batch_items: int,
+    ) -> None:
         self.base_url = (base_url or os.environ.get("REFEREE_URL") or DEFAULT_URL).rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("REFEREE_API_KEY")
         self.timeout = timeout
@@ -108,9 +125,11 @@ class _Settings:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def delay(self, attempt: int) -> float:
-        return self.backoff_s * (2 ** attempt) * (0.5 + random.random())
+        return self.backoff_s * (2**attempt) * (0.5 + random.random())
 
-    def outcome(self, attempt: int, response: httpx.Response | None = None, error: Exception | None = None) -> Any:
+    def outcome(
+        self, attempt: int, response: httpx.Response | None = None, error: Exception | None = None
+    ) -> Any:
         """The decoded answer, `RETRY`, or a raised `RefereeError`: one retry policy for both clients."""
         if error is not None:
             if attempt >= self.max_retries:
@@ -137,12 +156,25 @@ def _from_a_proxy(response: httpx.Response) -> bool:
 class RefereeClient(_Settings):
     """Synchronous client. Use as a context manager, or call `close()`."""
 
-    def __init__(self, base_url: str | None = None, *, api_key: str | None = None, timeout: float = 300.0,
-                 max_retries: int = 4, backoff_s: float = 0.25, max_batch_items: int = 4096,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+        max_retries: int = 4,
+        backoff_s: float = 0.25,
+        max_batch_items: int = 4096,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         super().__init__(base_url, api_key, timeout, max_retries, backoff_s, max_batch_items)
-        self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=timeout, transport=transport,
-                                  limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=self.headers,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
 
     def __enter__(self) -> RefereeClient:
         return self
@@ -165,18 +197,28 @@ class RefereeClient(_Settings):
             time.sleep(self.delay(attempt))
             attempt += 1
 
-    def score(self, items: Sequence[Mapping[str, Any]], *, rewards: Mapping[str, float] | None = None,
-              profile: str | None = None, params: Mapping[str, Any] | None = None) -> RewardResponse:
+    def score(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        rewards: Mapping[str, float] | None = None,
+        profile: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> RewardResponse:
         """Score items (dicts with `completion`, `answer`, `prompt`, ...); large batches are split."""
-        parts = [self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params))
-                 for chunk in _chunks(items, self.max_batch_items)]
+        parts = [
+            self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params))
+            for chunk in _chunks(items, self.max_batch_items)
+        ]
         return _merge(parts) if parts else RewardResponse(results=[], elapsed_ms=0.0)
 
     def rewards(self) -> dict[str, Any]:
         """The server's rewards, their options and profiles."""
         return self.request("GET", "/v1/rewards")
 
-    def execute(self, runs: Sequence[Mapping[str, Any]], *, backend: str | None = None) -> list[dict[str, Any]]:
+    def execute(
+        self, runs: Sequence[Mapping[str, Any]], *, backend: str | None = None
+    ) -> list[dict[str, Any]]:
         return self.request("POST", "/v1/execute", {"runs": list(runs), "backend": backend})["results"]
 
     def health(self) -> dict[str, Any]:
@@ -186,13 +228,25 @@ class RefereeClient(_Settings):
 class AsyncRefereeClient(_Settings):
     """asyncio client with the same behaviour; split batches are sent concurrently."""
 
-    def __init__(self, base_url: str | None = None, *, api_key: str | None = None, timeout: float = 300.0,
-                 max_retries: int = 4, backoff_s: float = 0.25, max_batch_items: int = 4096,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+        max_retries: int = 4,
+        backoff_s: float = 0.25,
+        max_batch_items: int = 4096,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         super().__init__(base_url, api_key, timeout, max_retries, backoff_s, max_batch_items)
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=timeout,
-                                       transport=transport,
-                                       limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=self.headers,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
 
     async def __aenter__(self) -> AsyncRefereeClient:
         return self
@@ -215,10 +269,20 @@ class AsyncRefereeClient(_Settings):
             await asyncio.sleep(self.delay(attempt))
             attempt += 1
 
-    async def score(self, items: Sequence[Mapping[str, Any]], *, rewards: Mapping[str, float] | None = None,
-                    profile: str | None = None, params: Mapping[str, Any] | None = None) -> RewardResponse:
-        parts = await asyncio.gather(*(self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params))
-                                       for chunk in _chunks(items, self.max_batch_items)))
+    async def score(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        rewards: Mapping[str, float] | None = None,
+        profile: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> RewardResponse:
+        parts = await asyncio.gather(
+            *(
+                self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params))
+                for chunk in _chunks(items, self.max_batch_items)
+            )
+        )
         return _merge(list(parts)) if parts else RewardResponse(results=[], elapsed_ms=0.0)
 
     async def rewards(self) -> dict[str, Any]:

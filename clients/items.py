@@ -9,9 +9,13 @@ from typing import Any
 NOT_COLUMNS = {"trainer_state", "completion_ids", "prompts", "completions", "log_extra", "log_metric"}
 
 
-def build_items(prompts: Sequence[Any], completions: Sequence[Any], columns: Mapping[str, Sequence[Any]],
-                column_map: Mapping[str, str] | None = None,
-                completion_ids: Sequence[Sequence[int]] | None = None) -> list[dict[str, Any]]:
+def build_items(
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    columns: Mapping[str, Sequence[Any]],
+    column_map: Mapping[str, str] | None = None,
+    completion_ids: Sequence[Sequence[int]] | None = None,
+) -> list[dict[str, Any]]:
     """One item per completion. Columns are renamed by `column_map` (e.g. `{"solution": "answer"}`);
     the group is the prompt (TRL puts a prompt's generations next to each other)."""
     column_map = column_map or {}

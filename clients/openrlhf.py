@@ -19,14 +19,22 @@ def _client() -> RefereeClient:
     return RefereeClient()
 
 
-def reward_func(queries: list[str], prompts: list[str], labels: list[Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+def reward_func(
+    queries: list[str], prompts: list[str], labels: list[Any] | None = None, **kwargs: Any
+) -> dict[str, Any]:
     """`{"rewards", "scores", "extra_logs"}`, as tensors when torch is installed (what OpenRLHF expects)."""
-    body = {"query": list(queries), "prompts": list(prompts),
-            "labels": None if labels is None else [None if label is None else str(label) for label in labels]}
+    body = {
+        "query": list(queries),
+        "prompts": list(prompts),
+        "labels": None if labels is None else [None if label is None else str(label) for label in labels],
+    }
     answer = _client().request("POST", "/get_reward", body)
     try:
         import torch
     except ImportError:
         return answer
-    return {"rewards": torch.tensor(answer["rewards"]), "scores": torch.tensor(answer["scores"]),
-            "extra_logs": {name: torch.tensor(values) for name, values in answer["extra_logs"].items()}}
+    return {
+        "rewards": torch.tensor(answer["rewards"]),
+        "scores": torch.tensor(answer["scores"]),
+        "extra_logs": {name: torch.tensor(values) for name, values in answer["extra_logs"].items()},
+    }

@@ -36,9 +36,17 @@ def read_items(path: Path) -> Iterator[dict[str, Any]]:
                     raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
 
 
-def score_file(path: Path, output: Path, client: RefereeClient, *, rewards: dict[str, float] | None = None,
-               profile: str | None = None, params: dict[str, Any] | None = None, batch_size: int = 256,
-               console: Console | None = None) -> dict[str, Any]:
+def score_file(
+    path: Path,
+    output: Path,
+    client: RefereeClient,
+    *,
+    rewards: dict[str, float] | None = None,
+    profile: str | None = None,
+    params: dict[str, Any] | None = None,
+    batch_size: int = 256,
+    console: Console | None = None,
+) -> dict[str, Any]:
     """Score `path` in batches with a progress bar, write one result per line to `output` (input order),
     print a summary table and return the summary."""
     items = list(read_items(path))
@@ -46,7 +54,7 @@ def score_file(path: Path, output: Path, client: RefereeClient, *, rewards: dict
     nulls: Counter[str] = Counter()
     with output.open("w") as out, tqdm(total=len(items), unit="item", desc="scoring") as progress:
         for start in range(0, len(items), batch_size):
-            batch = items[start:start + batch_size]
+            batch = items[start : start + batch_size]
             response = client.score(batch, rewards=rewards, profile=profile, params=params)
             for result in response.results:
                 out.write(result.model_dump_json() + "\n")
@@ -57,14 +65,14 @@ def score_file(path: Path, output: Path, client: RefereeClient, *, rewards: dict
                     else:
                         totals[name].append(value)
             progress.update(len(batch))
-    summary = {"items": len(items), "mean": {name: sum(v) / len(v) for name, v in totals.items() if v},
-               "nulls": dict(nulls)}
+    means = {name: sum(v) / len(v) for name, v in totals.items() if v}
+    summary: dict[str, Any] = {"items": len(items), "mean": means, "nulls": dict(nulls)}
     table = Table(title=f"{len(items)} items from {path.name}")
     table.add_column("component")
     table.add_column("mean", justify="right")
     table.add_column("scored", justify="right")
     for name, values in totals.items():
-        table.add_row(name, f"{summary['mean'].get(name, float('nan')):.4f}", str(len(values)))
+        table.add_row(name, f"{means.get(name, float('nan')):.4f}", str(len(values)))
     for reason, count in nulls.most_common():
         table.add_row(f"null ({reason[:60]})", "", str(count))
     (console or Console()).print(table)

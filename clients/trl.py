@@ -46,9 +46,14 @@ def _values(response: RewardResponse, name: str, null_as: float | None) -> list[
 
 
 def referee_reward_funcs(
-    rewards: Mapping[str, float] | None = None, *, profile: str | None = None,
-    params: Mapping[str, Any] | None = None, column_map: Mapping[str, str] | None = None,
-    client: RefereeClient | None = None, base_url: str | None = None, api_key: str | None = None,
+    rewards: Mapping[str, float] | None = None,
+    *,
+    profile: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    column_map: Mapping[str, str] | None = None,
+    client: RefereeClient | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
     null_as: float | None = 0.0,
 ) -> tuple[list[Callable[..., list[float | None]]], list[float]]:
     """Reward functions for TRL, one per component, and the weights to give `GRPOConfig.reward_weights`."""
@@ -57,10 +62,13 @@ def referee_reward_funcs(
     shared = _SharedBatch(lambda items: client.score(items, rewards=rewards, profile=profile, params=params))
 
     def component(name: str) -> Callable[..., list[float | None]]:
-        def reward(prompts: Sequence[Any], completions: Sequence[Any], completion_ids: Any = None,
-                   **kwargs: Any) -> list[float | None]:
-            response = shared.get(_batch_key(prompts, completions),
-                                  lambda: build_items(prompts, completions, kwargs, column_map, completion_ids))
+        def reward(
+            prompts: Sequence[Any], completions: Sequence[Any], completion_ids: Any = None, **kwargs: Any
+        ) -> list[float | None]:
+            response = shared.get(
+                _batch_key(prompts, completions),
+                lambda: build_items(prompts, completions, kwargs, column_map, completion_ids),
+            )
             return _values(response, name, null_as)
 
         reward.__name__ = reward.__qualname__ = name
@@ -70,9 +78,14 @@ def referee_reward_funcs(
 
 
 def referee_async_reward_funcs(
-    rewards: Mapping[str, float] | None = None, *, profile: str | None = None,
-    params: Mapping[str, Any] | None = None, column_map: Mapping[str, str] | None = None,
-    client: AsyncRefereeClient | None = None, base_url: str | None = None, api_key: str | None = None,
+    rewards: Mapping[str, float] | None = None,
+    *,
+    profile: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    column_map: Mapping[str, str] | None = None,
+    client: AsyncRefereeClient | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
     null_as: float | None = 0.0,
 ) -> tuple[list[Callable[..., Any]], list[float]]:
     """`async def` variant: TRL awaits them concurrently; they still share one request per batch."""
@@ -82,14 +95,16 @@ def referee_async_reward_funcs(
     pending: dict[int, asyncio.Task[RewardResponse]] = {}
 
     def component(name: str) -> Callable[..., Any]:
-        async def reward(prompts: Sequence[Any], completions: Sequence[Any], completion_ids: Any = None,
-                         **kwargs: Any) -> list[float | None]:
+        async def reward(
+            prompts: Sequence[Any], completions: Sequence[Any], completion_ids: Any = None, **kwargs: Any
+        ) -> list[float | None]:
             key = _batch_key(prompts, completions)
             if key not in pending:
                 pending.clear()  # only the current batch is worth keeping
                 items = build_items(prompts, completions, kwargs, column_map, completion_ids)
                 pending[key] = asyncio.ensure_future(
-                    client.score(items, rewards=rewards, profile=profile, params=params))
+                    client.score(items, rewards=rewards, profile=profile, params=params)
+                )
             return _values(await pending[key], name, null_as)
 
         reward.__name__ = reward.__qualname__ = name
@@ -98,7 +113,9 @@ def referee_async_reward_funcs(
     return [component(name) for name in weights], list(weights.values())
 
 
-def _weights(rewards: Mapping[str, float] | None, profile: str | None, client: RefereeClient) -> dict[str, float]:
+def _weights(
+    rewards: Mapping[str, float] | None, profile: str | None, client: RefereeClient
+) -> dict[str, float]:
     if rewards is not None:
         return dict(rewards)
     if profile is None:

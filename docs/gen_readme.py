@@ -1,7 +1,7 @@
 """Regenerate the README's reference blocks from the code, so the docs cannot drift from the API.
 
-    python docs/gen_readme.py          # rewrite README.md in place
-    python docs/gen_readme.py --check  # exit 1 if README.md is out of date (run by the tests)
+    python -m docs.gen_readme          # rewrite README.md in place
+    python -m docs.gen_readme --check  # exit 1 if README.md is out of date (run by the tests)
 
 Blocks live between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->` markers.
 """
@@ -16,11 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from service.rewards.registry import PROFILES, REWARDS  # noqa: E402
-from service.schemas import (  # noqa: E402
+from service.api.schemas import (
     Item,
     ItemResult,
     Message,
@@ -29,7 +25,10 @@ from service.schemas import (  # noqa: E402
     RewardRequest,
     RewardResponse,
 )
-from service.settings import Settings  # noqa: E402
+from service.rewards.registry import PROFILES, REWARDS
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _type_name(schema: dict[str, Any]) -> str:
@@ -60,14 +59,24 @@ def fields_table(model: type[BaseModel]) -> str:
     rows = ["| field | type | default | meaning |", "|---|---|---|---|"]
     for name, prop in schema.get("properties", {}).items():
         description = (prop.get("description") or "").replace("\n", " ").replace("|", "\\|")
-        rows.append(f"| `{name}` | {_type_name(prop)} | {_default(prop, name in schema.get('required', []))} "
-                    f"| {description} |")
+        rows.append(
+            f"| `{name}` | {_type_name(prop)} | {_default(prop, name in schema.get('required', []))} "
+            f"| {description} |"
+        )
     return "\n".join(rows)
 
 
 def api_block() -> str:
     parts = []
-    for model in (RewardRequest, Item, Message, RewardResponse, ItemResult, OpenRLHFRequest, OpenRLHFResponse):
+    for model in (
+        RewardRequest,
+        Item,
+        Message,
+        RewardResponse,
+        ItemResult,
+        OpenRLHFRequest,
+        OpenRLHFResponse,
+    ):
         doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         parts.append(f"**{model.__name__}**{': ' + doc if doc else ''}\n\n{fields_table(model)}")
     return "\n\n".join(parts)
@@ -84,9 +93,11 @@ def rewards_block() -> str:
         kind = " (per group)" if reward.group_reward else ""
         rows.append(f"| `{name}`{kind} | {reward.description} | {fields} | {options or '-'} |")
     rows += ["", "| profile | weights | options |", "|---|---|---|"]
-    rows += [f"| `{name}` | {', '.join(f'`{r}`: {w}' for r, w in profile.weights.items())} "
-             f"| {', '.join(f'`{r}`: `{json.dumps(p)}`' for r, p in profile.params.items()) or '-'} |"
-             for name, profile in PROFILES.items()]
+    rows += [
+        f"| `{name}` | {', '.join(f'`{r}`: {w}' for r, w in profile.weights.items())} "
+        f"| {', '.join(f'`{r}`: `{json.dumps(p)}`' for r, p in profile.params.items()) or '-'} |"
+        for name, profile in PROFILES.items()
+    ]
     return "\n".join(rows)
 
 
@@ -120,7 +131,7 @@ def main() -> int:
     updated = render(current)
     if "--check" in sys.argv:
         if updated != current:
-            print("README.md is out of date: run `python docs/gen_readme.py`", file=sys.stderr)
+            print("README.md is out of date: run `python -m docs.gen_readme`", file=sys.stderr)
             return 1
         return 0
     readme.write_text(updated)

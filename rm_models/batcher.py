@@ -20,8 +20,13 @@ class BatchStats:
 
 
 class DynamicBatcher:
-    def __init__(self, fn: Callable[[list[Any]], list[Any]], max_batch_size: int = 16, max_wait_ms: float = 10.0,
-                 on_batch: Callable[[BatchStats], None] | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[list[Any]], list[Any]],
+        max_batch_size: int = 16,
+        max_wait_ms: float = 10.0,
+        on_batch: Callable[[BatchStats], None] | None = None,
+    ) -> None:
         self.fn, self.max_batch_size, self.max_wait_s = fn, max_batch_size, max_wait_ms / 1000
         self.on_batch = on_batch
         self._queue: queue.Queue[tuple[Any, Future[Any], float] | None] = queue.Queue()
@@ -72,4 +77,6 @@ class DynamicBatcher:
         for (_, future, _), result in zip(batch, results, strict=True):
             future.set_result(result)
         if self.on_batch is not None:
-            self.on_batch(BatchStats(len(batch), started - min(t for _, _, t in batch), time.monotonic() - started))
+            self.on_batch(
+                BatchStats(len(batch), started - min(t for _, _, t in batch), time.monotonic() - started)
+            )

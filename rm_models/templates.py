@@ -24,8 +24,11 @@ class VerifierTemplate(BaseModel):
 
     def render(self, question: str, reference: str, response: str) -> str:
         # Sandboxed: a template file must not be able to reach Python objects.
-        return _environment().from_string(self.prompt).render(question=question, reference=reference,
-                                                               response=response)
+        return (
+            _environment()
+            .from_string(self.prompt)
+            .render(question=question, reference=reference, response=response)
+        )
 
     @property
     def positive_label(self) -> str:

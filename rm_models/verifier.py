@@ -32,7 +32,9 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
-def split_on_oom(fn: Callable[[list[Any]], list[Any]], batch: list[Any], fail: Callable[[str], Any]) -> list[Any]:
+def split_on_oom(
+    fn: Callable[[list[Any]], list[Any]], batch: list[Any], fail: Callable[[str], Any]
+) -> list[Any]:
     """Run `fn(batch)`; on out-of-memory, halve the batch and retry, down to single items, which
     then fail with a clear error instead of crashing the service."""
     try:
@@ -68,9 +70,16 @@ def load_causal_lm(path: str, device: torch.device) -> tuple[Any, Any]:
 class GenerativeVerifier:
     """Reads question, reference and response, (optionally) reasons, then emits a verdict."""
 
-    def __init__(self, model: str, template: str | VerifierTemplate = "yes-no", mode: Mode = "cot",
-                 device: str | None = None, max_new_tokens: int = 256, temperature: float = 0.0,
-                 stop: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        model: str,
+        template: str | VerifierTemplate = "yes-no",
+        mode: Mode = "cot",
+        device: str | None = None,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+    ) -> None:
         self.name = model
         self.template = load_template(template) if isinstance(template, str) else template
         self.mode = mode
@@ -79,23 +88,35 @@ class GenerativeVerifier:
         try:
             self.model, self.tokenizer = load_causal_lm(model, self.device)
         except Exception as exc:
-            raise RuntimeError(f"cannot load the reward model {model!r}: {type(exc).__name__}: {exc}") from exc
+            raise RuntimeError(
+                f"cannot load the reward model {model!r}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.name, "device": str(self.device), "dtype": str(next(self.model.parameters()).dtype),
-                "mode": self.mode, "template": self.template.name}
+        return {
+            "model": self.name,
+            "device": str(self.device),
+            "dtype": str(next(self.model.parameters()).dtype),
+            "mode": self.mode,
+            "template": self.template.name,
+        }
 
     def prompt(self, judgement: Judgement) -> str:
         text = self.template.render(judgement.question, judgement.reference, judgement.response)
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
-                                                      add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+            )
         return text
 
     def score(self, judgements: Sequence[Judgement]) -> list[Verdict]:
         """Score a batch; sorted by length so each generation batch pads little."""
-        order = sorted(range(len(judgements)), key=lambda i: len(judgements[i].response) + len(judgements[i].question))
-        ranked = split_on_oom(self._score_batch, [judgements[i] for i in order], lambda msg: Verdict(None, msg))
+        order = sorted(
+            range(len(judgements)), key=lambda i: len(judgements[i].response) + len(judgements[i].question)
+        )
+        ranked = split_on_oom(
+            self._score_batch, [judgements[i] for i in order], lambda msg: Verdict(None, msg)
+        )
         results: list[Verdict] = [Verdict(None)] * len(judgements)
         for position, index in enumerate(order):
             results[index] = ranked[position]
@@ -105,7 +126,9 @@ class GenerativeVerifier:
     def _score_batch(self, judgements: list[Judgement]) -> list[Verdict]:
         prompts = [self.prompt(j) for j in judgements]
         if self.mode == "logprob":
-            return self._decision_probabilities([p + self.template.decision_prefix for p in prompts], ["" for _ in prompts])
+            return self._decision_probabilities(
+                [p + self.template.decision_prefix for p in prompts], ["" for _ in prompts]
+            )
         texts, lengths = self._generate(prompts)
         if self.mode == "cot":
             verdicts = []
@@ -115,17 +138,32 @@ class GenerativeVerifier:
                 verdicts.append(Verdict(value, error, text, length))
             return verdicts
         # logprob after the reasoning: keep the reasoning up to the decision prefix, then ask the next token.
-        reasoning = [t.split(self.template.decision_prefix)[0] if self.template.decision_prefix else t for t in texts]
-        return self._decision_probabilities([p + r + self.template.decision_prefix for p, r in zip(prompts, reasoning,
-                                                                                               strict=True)], reasoning)
+        reasoning = [
+            t.split(self.template.decision_prefix)[0] if self.template.decision_prefix else t for t in texts
+        ]
+        return self._decision_probabilities(
+            [p + r + self.template.decision_prefix for p, r in zip(prompts, reasoning, strict=True)],
+            reasoning,
+        )
 
     def _generate(self, prompts: list[str]) -> tuple[list[str], list[int]]:
-        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        sampling = {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {"do_sample": False}
-        output = self.model.generate(**batch, max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
-                                     stop_strings=self.stop or None, tokenizer=self.tokenizer if self.stop else None,
-                                     **sampling)
-        new = output[:, batch["input_ids"].shape[1]:]
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
+        sampling = (
+            {"do_sample": True, "temperature": self.temperature}
+            if self.temperature > 0
+            else {"do_sample": False}
+        )
+        output = self.model.generate(
+            **batch,
+            max_new_tokens=self.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            stop_strings=self.stop or None,
+            tokenizer=self.tokenizer if self.stop else None,
+            **sampling,
+        )
+        new = output[:, batch["input_ids"].shape[1] :]
         lengths = [int((row != self.tokenizer.pad_token_id).sum()) for row in new]
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         for stop in self.stop:
@@ -136,19 +174,24 @@ class GenerativeVerifier:
         """P(positive label) / (P(positive) + P(negative)) for the token right after the decision prefix."""
         positive = self._first_token(self.template.positive_label)
         negative = self._first_token(self.template.negative_label)
-        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
         logits = self.model(**batch).logits[:, -1].float()
         pair = torch.softmax(logits[:, [positive, negative]], dim=-1)[:, 0]
         return [Verdict(float(p), None, r) for p, r in zip(pair.tolist(), reasoning, strict=True)]
 
     def _first_token(self, label: str) -> int:
-        candidates = [self.tokenizer(f" {label}", add_special_tokens=False)["input_ids"],
-                      self.tokenizer(label, add_special_tokens=False)["input_ids"]]
+        candidates = [
+            self.tokenizer(f" {label}", add_special_tokens=False)["input_ids"],
+            self.tokenizer(label, add_special_tokens=False)["input_ids"],
+        ]
         return next(ids[0] for ids in candidates if ids)
 
 
 class ScalarRewardModel:
-    """A classic sequence-classification reward model (`AutoModelForSequenceClassification`), for comparison."""
+    """A classic sequence-classification reward model (`AutoModelForSequenceClassification`), for
+    comparison."""
 
     def __init__(self, model: str, device: str | None = None) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -158,13 +201,20 @@ class ScalarRewardModel:
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForSequenceClassification.from_pretrained(model, dtype=pick_dtype(self.device)).to(
-            self.device).eval()
+        self.model = (
+            AutoModelForSequenceClassification.from_pretrained(model, dtype=pick_dtype(self.device))
+            .to(self.device)
+            .eval()
+        )
         self.model.config.pad_token_id = self.tokenizer.pad_token_id
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.name, "device": str(self.device), "dtype": str(next(self.model.parameters()).dtype),
-                "mode": "scalar"}
+        return {
+            "model": self.name,
+            "device": str(self.device),
+            "dtype": str(next(self.model.parameters()).dtype),
+            "mode": "scalar",
+        }
 
     @torch.inference_mode()
     def score(self, judgements: Sequence[Judgement]) -> list[Verdict]:
@@ -172,4 +222,3 @@ class ScalarRewardModel:
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True).to(self.device)
         values = self.model(**batch).logits[:, 0].float().tolist()
         return [Verdict(float(v)) for v in values]
-

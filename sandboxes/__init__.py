@@ -1,19 +1,17 @@
 """Run untrusted programs safely. Usable on its own:
 
-    from sandboxes import RunRequest, get_sandbox
-    sandbox = get_sandbox("local")
-    print(sandbox.run(RunRequest(language="python", source="print(6 * 7)")).stdout)
+from sandboxes import RunRequest, get_sandbox
+sandbox = get_sandbox("local")
+print(sandbox.run(RunRequest(language="python", source="print(6 * 7)")).stdout)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sandboxes.base import RunRequest, RunResult, Sandbox, Status
-from sandboxes.common import SandboxUnavailable
+from sandboxes.base import BACKENDS, BackendName, RunRequest, RunResult, Status
+from sandboxes.common import Sandbox, SandboxUnavailable
 from sandboxes.languages import LANGUAGES
-
-BACKENDS = ("local", "docker")
 
 
 def get_sandbox(name: str = "local", **options: Any) -> Sandbox:
@@ -29,5 +27,14 @@ def get_sandbox(name: str = "local", **options: Any) -> Sandbox:
     raise ValueError(f"unknown sandbox backend {name!r}; known: {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "LANGUAGES", "RunRequest", "RunResult", "Sandbox", "SandboxUnavailable", "Status",
-           "get_sandbox"]
+__all__ = [
+    "BACKENDS",
+    "LANGUAGES",
+    "BackendName",
+    "RunRequest",
+    "RunResult",
+    "Sandbox",
+    "SandboxUnavailable",
+    "Status",
+    "get_sandbox",
+]

@@ -1,17 +1,18 @@
-"""The sandbox contract shared by every backend (`local`, `docker`).
-
-A backend turns a `RunRequest` (what to run, with which limits) into a `RunResult` (what
-happened). It never raises for anything the program does: hostile or broken programs get a
-status, and only a failure of the sandbox itself is `sandbox_error`.
+"""The data contract of every backend: a `RunRequest` (what to run, with which limits) becomes a
+`RunResult` (what happened). Hostile or broken programs get a status, never an exception; only a
+failure of the sandbox itself is `sandbox_error`. The backends share one base class,
+`sandboxes.common.Sandbox`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import Enum
-from typing import Protocol
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+BackendName = Literal["local", "docker"]
+BACKENDS: tuple[str, ...] = get_args(BackendName)
 
 
 class Status(str, Enum):
@@ -43,8 +44,13 @@ class RunRequest(BaseModel):
     def _relative_names(cls, files: dict[str, str]) -> dict[str, str]:
         for name in files:
             parts = name.split("/")
-            if not name or name.startswith("/") or "\0" in name or any(p in ("", ".", "..") for p in parts) \
-                    or len(name) > 255:
+            if (
+                not name
+                or name.startswith("/")
+                or "\0" in name
+                or any(p in ("", ".", "..") for p in parts)
+                or len(name) > 255
+            ):
                 raise ValueError(f"file name {name!r} must be a relative path inside the work dir")
         return files
 
@@ -66,24 +72,8 @@ class RunResult(BaseModel):
     stderr_truncated: bool = False
     wall_time_s: float = 0.0
     cpu_time_s: float = 0.0
-    peak_memory_mb: float | None = Field(None, description="Peak resident memory where the backend can measure it.")
+    peak_memory_mb: float | None = Field(
+        None, description="Peak resident memory where the backend can measure it."
+    )
     compile_output: str = Field("", description="Compiler messages for compiled languages.")
     error: str | None = Field(None, description="What went wrong inside the sandbox itself.")
-
-
-class Sandbox(Protocol):
-    """A backend. `run` is thread-safe; the backend enforces its own concurrency limit."""
-
-    name: str
-
-    def run(self, request: RunRequest) -> RunResult: ...
-
-    def run_tests(self, request: RunRequest, stdins: list[str],
-                  stop: Callable[[int, RunResult], bool] | None = None) -> list[RunResult]:
-        """Run one program on several inputs, compiling it once (for compiled languages).
-
-        `stop(index, result)` returning True ends the series early (the results so far are returned).
-        """
-        ...
-
-    def close(self) -> None: ...

@@ -1,13 +1,15 @@
-"""What every backend shares: the concurrency limit, capped output, and turning an exit into a status."""
+"""What every backend shares: the `Sandbox` base class (slots, compile once, run per input), capped
+output, the resource limits of a run, and turning an exit into a status."""
 
 from __future__ import annotations
 
 import queue
 import signal
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import IO, ClassVar
 
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.languages import Language, language
@@ -45,7 +47,7 @@ class CappedReader(threading.Thread):
     """Drain a pipe into memory up to `limit` bytes; past it, call `on_overflow` and keep draining
     into the void so the writer never blocks on a full pipe (a flood cannot exhaust the host)."""
 
-    def __init__(self, pipe: BinaryIO, limit: int, on_overflow: callable) -> None:  # type: ignore[valid-type]
+    def __init__(self, pipe: IO[bytes], limit: int, on_overflow: Callable[[], None]) -> None:
         super().__init__(daemon=True)
         self.pipe, self.limit, self.on_overflow = pipe, limit, on_overflow
         self.chunks: list[bytes] = []
@@ -54,7 +56,10 @@ class CappedReader(threading.Thread):
 
     def run(self) -> None:
         try:
-            while chunk := self.pipe.read1(65536):  # type: ignore[attr-defined]
+            read = getattr(
+                self.pipe, "read1", self.pipe.read
+            )  # read1: whatever is there, without waiting for more
+            while chunk := read(65536):
                 self.feed(chunk)
         except (OSError, ValueError):
             pass
@@ -73,11 +78,42 @@ class CappedReader(threading.Thread):
         return b"".join(self.chunks).decode("utf-8", errors="replace")
 
 
+MAX_FILE_BYTES = 32 << 20
+MAX_OPEN_FILES = 256
+
+
+def prlimit_args(request: RunRequest, max_processes: int | None = None) -> list[str]:
+    """`prlimit` options for one run: address space, file size, open files, a CPU backstop (the wall
+    clock is the real limit) and no core dumps; `max_processes` where the backend's uid is its own."""
+    limits = [
+        f"--as={request.memory_limit_mb << 20}",
+        f"--fsize={MAX_FILE_BYTES}",
+        f"--nofile={MAX_OPEN_FILES}",
+        f"--cpu={int(request.time_limit_s) + 2}",
+        "--core=0",
+    ]
+    if max_processes is not None:
+        limits.append(f"--nproc={max_processes}")
+    return ["prlimit", *limits, "--"]
+
+
+def exit_code_from_shell(code: int) -> int:
+    """A shell's or bwrap's exit status 128+N means "killed by signal N": subprocess's -N."""
+    return -(code - 128) if code > 128 else code
+
+
 MEMORY_MARKERS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "out of memory")
 
 
-def classify(request: RunRequest, *, exit_code: int | None, timed_out: bool, output_overflow: bool,
-             stderr: str, peak_memory_mb: float | None) -> Status:
+def classify(
+    request: RunRequest,
+    *,
+    exit_code: int | None,
+    timed_out: bool,
+    output_overflow: bool,
+    stderr: str,
+    peak_memory_mb: float | None,
+) -> Status:
     """One status per run, most specific first: our own kills, then memory, then the exit."""
     if timed_out:
         return Status.timeout
@@ -93,21 +129,37 @@ def classify(request: RunRequest, *, exit_code: int | None, timed_out: bool, out
     return Status.runtime_error
 
 
-def result_from(request: RunRequest, *, exit_code: int | None, timed_out: bool, stdout: CappedReader,
-                stderr: CappedReader, wall_time_s: float, cpu_time_s: float,
-                peak_memory_mb: float | None) -> RunResult:
+def result_from(
+    request: RunRequest,
+    *,
+    exit_code: int | None,
+    timed_out: bool,
+    stdout: CappedReader,
+    stderr: CappedReader,
+    wall_time_s: float,
+    cpu_time_s: float,
+    peak_memory_mb: float | None,
+) -> RunResult:
     """Assemble a RunResult. `exit_code` < 0 means killed by that signal (subprocess's convention)."""
     stderr_text = stderr.text()
-    status = classify(request, exit_code=exit_code, timed_out=timed_out,
-                      output_overflow=stdout.truncated or stderr.truncated, stderr=stderr_text,
-                      peak_memory_mb=peak_memory_mb)
+    status = classify(
+        request,
+        exit_code=exit_code,
+        timed_out=timed_out,
+        output_overflow=stdout.truncated or stderr.truncated,
+        stderr=stderr_text,
+        peak_memory_mb=peak_memory_mb,
+    )
     return RunResult(
         status=status,
         exit_code=exit_code if exit_code is not None and exit_code >= 0 else None,
         signal=-exit_code if exit_code is not None and exit_code < 0 else None,
-        stdout=stdout.text(), stderr=stderr_text,
-        stdout_truncated=stdout.truncated, stderr_truncated=stderr.truncated,
-        wall_time_s=round(wall_time_s, 4), cpu_time_s=round(cpu_time_s, 4),
+        stdout=stdout.text(),
+        stderr=stderr_text,
+        stdout_truncated=stdout.truncated,
+        stderr_truncated=stderr.truncated,
+        wall_time_s=round(wall_time_s, 4),
+        cpu_time_s=round(cpu_time_s, 4),
         peak_memory_mb=round(peak_memory_mb, 1) if peak_memory_mb is not None else None,
     )
 
@@ -115,25 +167,38 @@ def result_from(request: RunRequest, *, exit_code: int | None, timed_out: bool, 
 def compile_failure(result: RunResult) -> RunResult:
     """A failed compile, reported as the result of every run that depended on it."""
     status = Status.compile_error if result.status in (Status.runtime_error, Status.ok) else result.status
-    return RunResult(status=status, exit_code=result.exit_code, signal=result.signal,
-                     compile_output=(result.stdout + result.stderr)[-20000:],
-                     wall_time_s=result.wall_time_s, cpu_time_s=result.cpu_time_s, error=result.error)
+    return RunResult(
+        status=status,
+        exit_code=result.exit_code,
+        signal=result.signal,
+        compile_output=(result.stdout + result.stderr)[-20000:],
+        wall_time_s=result.wall_time_s,
+        cpu_time_s=result.cpu_time_s,
+        error=result.error,
+    )
 
 
 Execute = Callable[[RunRequest, tuple[str, ...], bool], RunResult]
 """A backend's way to run one command: (request with limits and stdin, argv, is it the compile step)."""
 
 
-class Backend:
-    """The flow every backend shares: look up the language, take a slot, compile once, run per input."""
+class Sandbox(ABC):
+    """A backend. The flow they all share: look up the language, take a slot, compile once, run per
+    input. `run` and `run_tests` are thread-safe; the slots bound the concurrency."""
 
+    name: ClassVar[str]
     slots: Slots
 
     def run(self, request: RunRequest) -> RunResult:
         return self.run_tests(request, [request.stdin])[0]
 
-    def run_tests(self, request: RunRequest, stdins: list[str],
-                  stop: Callable[[int, RunResult], bool] | None = None) -> list[RunResult]:
+    def run_tests(
+        self, request: RunRequest, stdins: list[str], stop: Callable[[int, RunResult], bool] | None = None
+    ) -> list[RunResult]:
+        """Run one program on several inputs, compiling it once (for compiled languages).
+
+        `stop(index, result)` returning True ends the series early (the results so far are returned).
+        """
         try:
             spec = language(request.language)
         except ValueError as exc:
@@ -141,16 +206,35 @@ class Backend:
         with self.slots.acquire() as slot:
             return self._run_in_slot(slot, spec, request, stdins, stop)
 
-    def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
-                     stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
-        raise NotImplementedError
+    @abstractmethod
+    def _run_in_slot(
+        self,
+        slot: int,
+        spec: Language,
+        request: RunRequest,
+        stdins: list[str],
+        stop: Callable[[int, RunResult], bool] | None,
+    ) -> list[RunResult]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     @staticmethod
-    def compile_then_run(spec: Language, request: RunRequest, stdins: list[str],
-                         stop: Callable[[int, RunResult], bool] | None, execute: Execute) -> list[RunResult]:
+    def compile_then_run(
+        spec: Language,
+        request: RunRequest,
+        stdins: list[str],
+        stop: Callable[[int, RunResult], bool] | None,
+        execute: Execute,
+    ) -> list[RunResult]:
         if spec.compile is not None:
-            limits = request.model_copy(update={"time_limit_s": spec.compile_time_s,
-                                                "memory_limit_mb": spec.compile_memory_mb, "stdin": ""})
+            limits = request.model_copy(
+                update={
+                    "time_limit_s": spec.compile_time_s,
+                    "memory_limit_mb": spec.compile_memory_mb,
+                    "stdin": "",
+                }
+            )
             compiled = execute(limits, spec.compile, True)
             if compiled.status != Status.ok:
                 return [compile_failure(compiled)] * len(stdins)

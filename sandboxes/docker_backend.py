@@ -20,7 +20,15 @@ from collections.abc import Callable
 from typing import Any
 
 from sandboxes.base import RunRequest, RunResult, Status
-from sandboxes.common import Backend, CappedReader, SandboxUnavailable, Slots, result_from
+from sandboxes.common import (
+    CappedReader,
+    Sandbox,
+    SandboxUnavailable,
+    Slots,
+    exit_code_from_shell,
+    prlimit_args,
+    result_from,
+)
 from sandboxes.languages import Language
 
 SANDBOX_USER = "65534:65534"
@@ -49,26 +57,29 @@ class _Frames:
                         break
                     target = self.targets.get(stream)
                     if target is not None:
-                        target.feed(buffer[8:8 + size])
-                    buffer = buffer[8 + size:]
+                        target.feed(buffer[8 : 8 + size])
+                    buffer = buffer[8 + size :]
         except OSError:
             return
 
 
 def _sink(limit: int, on_overflow: Callable[[], None]) -> CappedReader:
     """A CappedReader fed by the frame pump (`feed`) instead of reading a pipe itself."""
-    return CappedReader(io.BytesIO(), limit, on_overflow)  # type: ignore[arg-type]
+    return CappedReader(io.BytesIO(), limit, on_overflow)
 
 
-class DockerSandbox(Backend):
+class DockerSandbox(Sandbox):
     name = "docker"
 
-    def __init__(self, concurrency: int | None = None, *, image: str = "referee-sandbox:latest",
-                 client: Any = None) -> None:
+    def __init__(
+        self, concurrency: int | None = None, *, image: str = "referee-sandbox:latest", client: Any = None
+    ) -> None:
         try:
             import docker
         except ImportError as exc:
-            raise SandboxUnavailable("the docker backend needs the docker SDK: pip install 'referee[docker]'") from exc
+            raise SandboxUnavailable(
+                "the docker backend needs the docker SDK: pip install 'referee[docker]'"
+            ) from exc
         try:
             self.client = client or docker.from_env(timeout=30)
             self.client.ping()
@@ -77,15 +88,23 @@ class DockerSandbox(Backend):
         try:
             self.client.images.get(image)
         except Exception as exc:
-            raise SandboxUnavailable(f"sandbox image {image!r} not found (build it with `make sandbox-image`)") from exc
+            raise SandboxUnavailable(
+                f"sandbox image {image!r} not found (build it with `make sandbox-image`)"
+            ) from exc
         self.image = image
         self.slots = Slots(concurrency or 1)
         self._containers: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._owner = uuid.uuid4().hex  # labels our containers, to find those a daemon restart left stopped
 
-    def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
-                     stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
+    def _run_in_slot(
+        self,
+        slot: int,
+        spec: Language,
+        request: RunRequest,
+        stdins: list[str],
+        stop: Callable[[int, RunResult], bool] | None,
+    ) -> list[RunResult]:
         try:
             container = self._container(slot)
             self._upload(container, {spec.source_name: request.source, **request.files})
@@ -126,15 +145,30 @@ class DockerSandbox(Backend):
                 container = None
             if container is None:
                 container = self.client.containers.run(
-                    self.image, ["sleep", "infinity"], detach=True, init=True,
-                    network_disabled=True, network_mode="none",
-                    mem_limit=f"{CONTAINER_MEMORY_MB}m", memswap_limit=f"{CONTAINER_MEMORY_MB}m",
+                    self.image,
+                    ["sleep", "infinity"],
+                    detach=True,
+                    init=True,
+                    network_disabled=True,
+                    network_mode="none",
+                    mem_limit=f"{CONTAINER_MEMORY_MB}m",
+                    memswap_limit=f"{CONTAINER_MEMORY_MB}m",
                     # The keeper process (docker-init + sleep) runs as root without capabilities, so
                     # the programs (uid 65534) can neither kill it nor be left behind by `kill -9 -1`.
-                    pids_limit=PIDS_LIMIT, read_only=True, user="0:0", working_dir="/box",
-                    tmpfs={"/box": "size=64m,mode=1777,exec", "/tmp": "size=64m,mode=1777", "/dev/shm": "size=16m"},
-                    cap_drop=["ALL"], security_opt=["no-new-privileges"], environment={"HOME": "/box"},
-                    labels={"referee.sandbox": "1", "referee.sandbox.owner": self._owner}, auto_remove=False,
+                    pids_limit=PIDS_LIMIT,
+                    read_only=True,
+                    user="0:0",
+                    working_dir="/box",
+                    tmpfs={
+                        "/box": "size=64m,mode=1777,exec",
+                        "/tmp": "size=64m,mode=1777",
+                        "/dev/shm": "size=16m",
+                    },
+                    cap_drop=["ALL"],
+                    security_opt=["no-new-privileges"],
+                    environment={"HOME": "/box"},
+                    labels={"referee.sandbox": "1", "referee.sandbox.owner": self._owner},
+                    auto_remove=False,
                 )
                 self._remove_stopped()
                 self._containers[slot] = container
@@ -144,7 +178,8 @@ class DockerSandbox(Backend):
         """Containers of ours that died while the daemon was away could not be removed then."""
         with contextlib.suppress(Exception):
             for stale in self.client.containers.list(
-                    all=True, filters={"label": f"referee.sandbox.owner={self._owner}", "status": "exited"}):
+                all=True, filters={"label": f"referee.sandbox.owner={self._owner}", "status": "exited"}
+            ):
                 stale.remove(force=True)
 
     @staticmethod
@@ -170,7 +205,9 @@ class DockerSandbox(Backend):
             return
         try:
             exit_code = self._exec(container, WIPE)
-            leftover = self._exec(container, "find /box /tmp -mindepth 1 | head -1 | grep -q . && exit 1; exit 0")
+            leftover = self._exec(
+                container, "find /box /tmp -mindepth 1 | head -1 | grep -q . && exit 1; exit 0"
+            )
             if exit_code != 0 or leftover != 0:
                 raise RuntimeError("could not wipe")
         except Exception:
@@ -195,14 +232,16 @@ class DockerSandbox(Backend):
         if result[0] != 0:
             raise RuntimeError(f"could not copy the program into the container: {result[2].text()[-500:]}")
 
-    def _stream(self, container: Any, argv: list[str], stdin: bytes, time_limit_s: float,
-                output_limit: int) -> tuple[int | None, CappedReader, CappedReader, bool, bool, float]:
+    def _stream(
+        self, container: Any, argv: list[str], stdin: bytes, time_limit_s: float, output_limit: int
+    ) -> tuple[int | None, CappedReader, CappedReader, bool, bool, float]:
         """Exec `argv` with `stdin`; returns (exit code, stdout, stderr, timed out, overflowed, wall)."""
         api = self.client.api
         overflow = threading.Event()
         stdout, stderr = _sink(output_limit, overflow.set), _sink(output_limit, overflow.set)
-        exec_id = api.exec_create(container.id, argv, stdin=True, stdout=True, stderr=True, user=SANDBOX_USER,
-                                  workdir="/box")["Id"]
+        exec_id = api.exec_create(
+            container.id, argv, stdin=True, stdout=True, stderr=True, user=SANDBOX_USER, workdir="/box"
+        )["Id"]
         sock = api.exec_start(exec_id, socket=True)
         raw = getattr(sock, "_sock", sock)
         started = time.monotonic()
@@ -242,11 +281,19 @@ class DockerSandbox(Backend):
         return exit_code, stdout, stderr, timed_out, overflow.is_set(), wall
 
     def _execute(self, container: Any, request: RunRequest, argv: tuple[str, ...]) -> RunResult:
-        command = ["prlimit", f"--as={request.memory_limit_mb << 20}", f"--fsize={32 << 20}", "--nofile=256",
-                   f"--cpu={int(request.time_limit_s) + 2}", "--core=0", "--", *argv, *request.argv]
+        command = [*prlimit_args(request), *argv, *request.argv]
         exit_code, stdout, stderr, timed_out, _, wall = self._stream(
-            container, command, request.stdin.encode(), request.time_limit_s, request.output_limit_bytes)
-        if exit_code is not None and exit_code > 128:
-            exit_code = -(exit_code - 128)  # the shell convention 128+N -> killed by signal N
-        return result_from(request, exit_code=exit_code, timed_out=timed_out, stdout=stdout, stderr=stderr,
-                           wall_time_s=wall, cpu_time_s=0.0, peak_memory_mb=None)
+            container, command, request.stdin.encode(), request.time_limit_s, request.output_limit_bytes
+        )
+        if exit_code is not None:
+            exit_code = exit_code_from_shell(exit_code)
+        return result_from(
+            request,
+            exit_code=exit_code,
+            timed_out=timed_out,
+            stdout=stdout,
+            stderr=stderr,
+            wall_time_s=wall,
+            cpu_time_s=0.0,
+            peak_memory_mb=None,
+        )

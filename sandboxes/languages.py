@@ -21,11 +21,21 @@ class Language:
 
 
 LANGUAGES: dict[str, Language] = {
-    "python": Language("main.py", ("/usr/bin/python3", "-I", "-B", "main.py"), fenced_as=("python", "py", "python3")),
-    "cpp": Language("main.cpp", ("./main",), ("/usr/bin/g++", "-O2", "-std=c++17", "-pipe", "-o", "main", "main.cpp"),
-                    fenced_as=("cpp", "c++", "cc", "cxx")),
-    "c": Language("main.c", ("./main",), ("/usr/bin/gcc", "-O2", "-std=c11", "-pipe", "-o", "main", "main.c", "-lm"),
-                  fenced_as=("c",)),
+    "python": Language(
+        "main.py", ("/usr/bin/python3", "-I", "-B", "main.py"), fenced_as=("python", "py", "python3")
+    ),
+    "cpp": Language(
+        "main.cpp",
+        ("./main",),
+        ("/usr/bin/g++", "-O2", "-std=c++17", "-pipe", "-o", "main", "main.cpp"),
+        fenced_as=("cpp", "c++", "cc", "cxx"),
+    ),
+    "c": Language(
+        "main.c",
+        ("./main",),
+        ("/usr/bin/gcc", "-O2", "-std=c11", "-pipe", "-o", "main", "main.c", "-lm"),
+        fenced_as=("c",),
+    ),
 }
 
 

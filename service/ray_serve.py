@@ -1,8 +1,8 @@
 """Referee on Ray Serve (`referee serve --ray`): the same FastAPI app as `referee serve`, run as
 Serve replicas that Ray spreads over the cluster's CPU nodes, each with its own math workers and
 sandbox sized to the CPUs it reserved; the `cot_rm` model is its own deployment, on a GPU node when
-the cluster has GPUs. Nothing here scores anything: replicas run `service.app.create_app` and the
-reward-model deployment runs `service.reward_model.build_verifier`.
+the cluster has GPUs. Nothing here scores anything: replicas run `service.api.app.create_app` and the
+reward-model deployment runs `service.runtime.verifiers.build_verifier`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from rm_models.verdicts import Judgement, Verdict
-from service.app import create_app
-from service.reward_model import build_verifier
+from service.api.app import create_app
+from service.runtime.resources import Resources
+from service.runtime.verifiers import build_verifier
 from service.settings import Settings
 
 APP_NAME = "referee"
@@ -60,6 +61,9 @@ class DeploymentVerifier:
     def describe(self) -> dict[str, Any]:
         return {"deployment": "RewardModel", **self.handle.describe.remote().result()}
 
+    def close(self) -> None:
+        """The deployment outlives this replica: Ray Serve closes it."""
+
 
 @serve.deployment(name="RewardModel")
 class RewardModel:
@@ -88,7 +92,11 @@ class RefereeAPI:
         self.reward_model = reward_model
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        provided = {"verifier": DeploymentVerifier(self.reward_model)} if self.reward_model is not None else None
+        provided = (
+            Resources(verifier=DeploymentVerifier(self.reward_model))
+            if self.reward_model is not None
+            else None
+        )
         return create_app(self.settings, provided=provided)
 
 
@@ -103,17 +111,29 @@ def build_application(settings: Settings, scaling: Scaling) -> serve.Application
     reward_model = None
     serves_rm = settings.only is None or "cot_rm" in settings.only
     if settings.rm_model and not settings.rm_remote_url and serves_rm:
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0  # the model on a GPU node when there is one
-        reward_model = RewardModel.options(ray_actor_options={"num_cpus": 1, "num_gpus": gpus}).bind(settings)
+        gpus = (
+            1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        )  # the model on a GPU node when there is one
+        # @serve.deployment turns the class into a Deployment, but mypy keeps a decorated class's own type.
+        reward_model = RewardModel.options(  # type: ignore[attr-defined]
+            ray_actor_options={"num_cpus": 1, "num_gpus": gpus}
+        ).bind(settings)
     if scaling.min_replicas == scaling.max_replicas:
         replicas: dict[str, Any] = {"num_replicas": scaling.min_replicas}
     else:
-        replicas = {"autoscaling_config": {"min_replicas": scaling.min_replicas,
-                                           "max_replicas": scaling.max_replicas,
-                                           "target_ongoing_requests": 2}}
-    api = RefereeAPI.options(**replicas, max_ongoing_requests=16,
-                             ray_actor_options={"num_cpus": scaling.replica_cpus},
-                             graceful_shutdown_timeout_s=settings.shutdown_grace_s)
+        replicas = {
+            "autoscaling_config": {
+                "min_replicas": scaling.min_replicas,
+                "max_replicas": scaling.max_replicas,
+                "target_ongoing_requests": 2,
+            }
+        }
+    api = RefereeAPI.options(  # type: ignore[attr-defined]  # a Deployment, as above
+        **replicas,
+        max_ongoing_requests=16,
+        ray_actor_options={"num_cpus": scaling.replica_cpus},
+        graceful_shutdown_timeout_s=settings.shutdown_grace_s,
+    )
     return api.bind(settings, reward_model)
 
 
@@ -125,8 +145,11 @@ def run(settings: Settings, scaling: Scaling, address: str | None = None, detach
     ray.init(address=address, include_dashboard=False)
     serve.start(http_options={"host": settings.host, "port": settings.port})
     serve.run(build_application(settings, scaling), name=APP_NAME, route_prefix="/")
-    print(f"Referee on Ray Serve at http://{settings.host}:{settings.port} "
-          f"({scaling.min_replicas}-{scaling.max_replicas} API replicas)", flush=True)
+    print(
+        f"Referee on Ray Serve at http://{settings.host}:{settings.port} "
+        f"({scaling.min_replicas}-{scaling.max_replicas} API replicas)",
+        flush=True,
+    )
     if detach:
         return
     stop = threading.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -12,6 +13,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from sandboxes.base import BackendName
 
 CONFIG_ENV = "REFEREE_CONFIG"
 
@@ -22,33 +25,54 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to bind; `0.0.0.0` to serve other machines.")
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes")
-    shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, in-flight requests get this long to finish.")
-    api_key: str | None = Field(None, description="When set, every endpoint but /healthz needs `Bearer <key>`.")
+    shutdown_grace_s: float = Field(
+        30.0, ge=0, description="On SIGTERM, in-flight requests get this long to finish."
+    )
+    api_key: str | None = Field(
+        None, description="When set, every endpoint but /healthz needs `Bearer <key>`."
+    )
 
     max_body_bytes: int = Field(64 << 20, ge=1024, description="Larger request bodies get 413.")
     max_items: int = Field(16384, ge=1, description="Larger batches get 413.")
 
-    math_workers: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1), ge=1,
-                              description="Worker processes that grade math answers. Twice the cores by "
-                              "default: an answer that hangs sympy holds a worker until its timeout, not a core.")
+    math_workers: int = Field(
+        default_factory=lambda: 2 * (os.cpu_count() or 1),
+        ge=1,
+        description="Worker processes that grade math answers. Twice the cores by "
+        "default: an answer that hangs sympy holds a worker until its timeout, not a core.",
+    )
 
-    sandbox_backend: str = Field("local", pattern="^(local|docker)$",
-                                 description="Default backend of `code` and `/v1/execute`: `local` or `docker`.")
-    sandbox_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
-                                     description="Programs running at once; more wait in a queue.")
+    sandbox_backend: BackendName = Field(
+        "local", description="Default backend of `code` and `/v1/execute`: `local` or `docker`."
+    )
+    sandbox_concurrency: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Programs running at once; more wait in a queue.",
+    )
     sandbox_image: str = Field("referee-sandbox:latest", description="Image of the docker backend.")
 
-    rm_model: str | None = Field(None, description="Path or name of the verifier model for `cot_rm` (loaded at startup).")
-    rm_template: str = Field("yes-no", description="Verifier prompt preset (`yes-no`, `xverify`, `compass`) or a JSON file.")
-    rm_mode: str = Field("cot", pattern="^(cot|logprob|logprob-after-cot|scalar)$",
-                         description="`cot`, `logprob`, `logprob-after-cot`, or `scalar` (a classification RM).")
+    rm_model: str | None = Field(
+        None, description="Path or name of the verifier model for `cot_rm` (loaded at startup)."
+    )
+    rm_template: str = Field(
+        "yes-no", description="Verifier prompt preset (`yes-no`, `xverify`, `compass`) or a JSON file."
+    )
+    rm_mode: Literal["cot", "logprob", "logprob-after-cot", "scalar"] = Field(
+        "cot", description="`cot`, `logprob`, `logprob-after-cot`, or `scalar` (a classification RM)."
+    )
     rm_device: str = Field("auto", description="`auto`: cuda when available, else cpu.")
     rm_max_batch_size: int = Field(16, ge=1, description="Items per model batch, collected across requests.")
     rm_max_wait_ms: float = Field(10.0, ge=0, description="How long a batch waits for more items.")
     rm_max_new_tokens: int = Field(256, ge=1, description="Reasoning budget of the verifier.")
-    rm_remote_url: str | None = Field(None, description="Call `cot_rm` on another Referee (e.g. `referee serve "
-                                      "--only cot_rm --rm-model ...` on a GPU node) instead of loading a model here.")
-    only: list[str] | None = Field(None, description="Serve only these rewards (and start only what they need).")
+    rm_remote_url: str | None = Field(
+        None,
+        description="Call `cot_rm` on another Referee (e.g. `referee serve "
+        "--only cot_rm --rm-model ...` on a GPU node) instead of loading a model here.",
+    )
+    only: list[str] | None = Field(
+        None, description="Serve only these rewards (and start only what they need)."
+    )
 
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from sandboxes import Sandbox, SandboxUnavailable, get_sandbox
+from service.api.schemas import Item
+from service.grading.errors import ErrorKind
 from service.rewards.base import RewardContext, Score
 from service.rewards.registry import REWARDS
-from service.schemas import Item
 
 
 def items(*completions: str, **fields: Any) -> list[Item]:
     return [Item(completion=c, **fields) for c in completions]
 
 
-def score(name: str, batch: list[Item], ctx: RewardContext | None = None, **params: Any) -> list[float | None]:
+def score(
+    name: str, batch: list[Item], ctx: RewardContext | None = None, **params: Any
+) -> list[float | None]:
     """Run one registered reward directly and return the score values."""
     reward = REWARDS[name]
     results = reward.fn(batch, reward.params.model_validate(params), ctx or RewardContext())
@@ -22,7 +25,7 @@ def score(name: str, batch: list[Item], ctx: RewardContext | None = None, **para
 
 
 def scored(*values: float | None) -> list[Score]:
-    return [Score(v) if v is not None else Score.fail("unknown") for v in values]
+    return [Score(v) if v is not None else Score.fail(ErrorKind.internal_error, "unknown") for v in values]
 
 
 def skip_loudly(what: str, reason: object) -> NoReturn:

@@ -16,7 +16,10 @@ from typing import Any
 import httpx
 import uvicorn
 
-from service.app import create_app
+from service.api.app import create_app
+from service.rewards.base import Registry
+from service.rewards.registry import DEFAULT_REGISTRY
+from service.runtime.resources import Resources
 from service.settings import Settings
 
 
@@ -42,7 +45,7 @@ def wait_healthy(url: str, timeout: float = 120.0, process: subprocess.Popen | N
 
 @contextmanager
 def serve_asgi(app: Any, port: int | None = None) -> Iterator[str]:
-    """Any ASGI app on a real uvicorn on a localhost port, in a thread of this process. Yields the base URL."""
+    """Any ASGI app on a real uvicorn on a localhost port, in a thread of this process. Yields the URL."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -60,19 +63,33 @@ def serve_asgi(app: Any, port: int | None = None) -> Iterator[str]:
 
 
 @contextmanager
-def running_server(resources: dict[str, Any] | None = None, **settings: Any) -> Iterator[str]:
-    """The Referee app with these settings (and optionally injected resources). Yields the base URL."""
+def running_server(
+    resources: Resources | None = None, registry: Registry = DEFAULT_REGISTRY, **settings: Any
+) -> Iterator[str]:
+    """The Referee app with these settings (and optionally injected resources or its own registry).
+    Yields the base URL."""
     port = free_port()
-    with serve_asgi(create_app(Settings(port=port, **settings), resources), port) as url:
+    with serve_asgi(create_app(Settings(port=port, **settings), resources, registry=registry), port) as url:
         yield url
 
 
 @contextmanager
-def server_process(*args: str, env: dict[str, str] | None = None,
-                   timeout: float = 120.0) -> Iterator[tuple[str, subprocess.Popen]]:
+def server_process(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120.0
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """`referee serve` as a child process (its own process group). Yields (base URL, process)."""
     port = free_port()
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--log-level", "warning", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *args,
+    ]
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answer_extraction import extract_answer
+from service.grading.math.extraction import extract_answer
 
 
 @pytest.mark.parametrize(

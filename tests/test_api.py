@@ -8,9 +8,10 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from service.rewards import registry
-from service.rewards.base import Profile, Reward, RewardContext, Score
-from service.schemas import Item
+from service.api.schemas import Item
+from service.grading.errors import ErrorKind
+from service.rewards.base import Profile, Registry, Reward, RewardContext, Score
+from service.rewards.registry import PROFILES, REWARDS
 from tests.server_utils import running_server
 
 
@@ -21,7 +22,12 @@ class ScaleParams(BaseModel):
 
 def length_score(items: Sequence[Item], params: ScaleParams, ctx: RewardContext) -> list[Score]:
     """Completion length in characters times `factor`; empty completions cannot be scored."""
-    return [Score(len(i.text) * params.factor) if i.text else Score.fail("empty completion") for i in items]
+    return [
+        Score(len(i.text) * params.factor)
+        if i.text
+        else Score.fail(ErrorKind.invalid_item, "empty completion")
+        for i in items
+    ]
 
 
 def broken(items: Sequence[Item], params: BaseModel, ctx: RewardContext) -> list[Score]:
@@ -45,22 +51,29 @@ TEST_REWARDS = {
     "t_broken": Reward(broken),
     "t_double": Reward(double_of_length, depends_on=lambda p: ("t_len",)),
     "t_gold": Reward(needs_gold, requires=("answer",)),
-    "t_model": Reward(needs_missing_resource, resources=("no_such_model",),
-                      unavailable_hint="start the server with --model"),
+    "t_model": Reward(
+        needs_missing_resource, resources=("verifier",), unavailable_hint="start the server with --model"
+    ),
 }
+
+
+TEST_REGISTRY = Registry(
+    {**REWARDS, **TEST_REWARDS},
+    {
+        **PROFILES,
+        "t-profile": Profile({"t_len": 1.0, "t_gold": 10.0}, {"t_len": {"factor": 2.0}}),
+        # /get_reward scores with the `openrlhf_profile` setting: these tests point it here.
+        "t-openrlhf": Profile({"t_len": 1.0, "t_gold": 10.0}),
+    },
+)
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    saved = dict(registry.REWARDS), dict(registry.PROFILES)
-    registry.REWARDS.update(TEST_REWARDS)
-    registry.PROFILES["t-profile"] = Profile({"t_len": 1.0, "t_gold": 10.0}, {"t_len": {"factor": 2.0}})
-    try:
-        with running_server(max_items=50, max_body_bytes=200_000) as url:
-            yield url
-    finally:
-        registry.REWARDS.clear(), registry.REWARDS.update(saved[0])
-        registry.PROFILES.clear(), registry.PROFILES.update(saved[1])
+    with running_server(
+        registry=TEST_REGISTRY, max_items=50, max_body_bytes=200_000, openrlhf_profile="t-openrlhf"
+    ) as url:
+        yield url
 
 
 def post(url: str, body: dict, **kwargs) -> httpx.Response:
@@ -68,16 +81,23 @@ def post(url: str, body: dict, **kwargs) -> httpx.Response:
 
 
 def test_weighted_sum_order_and_ids(server: str) -> None:
-    body = {"rewards": {"t_len": 0.5, "t_gold": 2.0},
-            "items": [{"id": "a", "completion": "abcd", "answer": "abcd"},
-                      {"completion": "xy", "answer": "no"},
-                      {"id": 7, "completion": [{"role": "assistant", "content": "xyz"}], "answer": "xyz"}]}
+    body = {
+        "rewards": {"t_len": 0.5, "t_gold": 2.0},
+        "items": [
+            {"id": "a", "completion": "abcd", "answer": "abcd"},
+            {"completion": "xy", "answer": "no"},
+            {"id": 7, "completion": [{"role": "assistant", "content": "xyz"}], "answer": "xyz"},
+        ],
+    }
     response = post(server, body)
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [r["id"] for r in results] == ["a", "1", "7"]
-    assert [r["scores"] for r in results] == [{"t_len": 4.0, "t_gold": 1.0}, {"t_len": 2.0, "t_gold": 0.0},
-                                               {"t_len": 3.0, "t_gold": 1.0}]
+    assert [r["scores"] for r in results] == [
+        {"t_len": 4.0, "t_gold": 1.0},
+        {"t_len": 2.0, "t_gold": 0.0},
+        {"t_len": 3.0, "t_gold": 1.0},
+    ]
     assert [r["reward"] for r in results] == [4.0, 1.0, 3.5]
 
 
@@ -87,12 +107,19 @@ def test_failed_scores_are_null_count_zero_and_keep_the_batch(server: str) -> No
     assert results[0]["scores"] == {"t_len": 3.0, "t_broken": None}
     assert results[0]["reward"] == 3.0
     assert "ZeroDivisionError" in results[0]["errors"]["t_broken"]
-    assert results[1]["scores"]["t_len"] is None and results[1]["errors"]["t_len"] == "empty completion"
+    assert (
+        results[1]["scores"]["t_len"] is None
+        and results[1]["errors"]["t_len"] == "invalid_item: empty completion"
+    )
     assert results[1]["reward"] == 0.0
 
 
 def test_params_and_dependencies(server: str) -> None:
-    body = {"rewards": {"t_double": 1.0}, "params": {"t_len": {"factor": 10}}, "items": [{"completion": "ab"}]}
+    body = {
+        "rewards": {"t_double": 1.0},
+        "params": {"t_len": {"factor": 10}},
+        "items": [{"completion": "ab"}],
+    }
     result = post(server, body).json()["results"][0]
     assert result["scores"] == {"t_len": 20.0, "t_double": 40.0}
     assert result["reward"] == 40.0  # t_len was computed for t_double only: weight 0
@@ -115,14 +142,31 @@ def test_empty_batch(server: str) -> None:
     [
         ({"rewards": {"nope": 1}, "items": []}, ["body", "rewards", "nope"], "known rewards: "),
         ({"profile": "nope", "items": []}, ["body", "profile"], "known profiles: "),
-        ({"rewards": {"t_len": 1}, "items": [{"prompt": "p"}]}, ["body", "items", 0, "completion"], "required"),
-        ({"rewards": {"t_len": 1}, "params": {"t_len": {"factor": "x"}}, "items": []},
-         ["body", "params", "t_len", "factor"], "number"),
-        ({"rewards": {"t_len": 1}, "params": {"t_len": {"bogus": 1}}, "items": []},
-         ["body", "params", "t_len", "bogus"], "not permitted"),
-        ({"rewards": {"t_len": 1}, "params": {"nope": {}}, "items": []}, ["body", "params", "nope"], "unknown"),
-        ({"rewards": {"t_gold": 1}, "items": [{"completion": "a", "answer": "a"}, {"completion": "b"}]},
-         ["body", "items", 1, "answer"], "t_gold"),
+        (
+            {"rewards": {"t_len": 1}, "items": [{"prompt": "p"}]},
+            ["body", "items", 0, "completion"],
+            "required",
+        ),
+        (
+            {"rewards": {"t_len": 1}, "params": {"t_len": {"factor": "x"}}, "items": []},
+            ["body", "params", "t_len", "factor"],
+            "number",
+        ),
+        (
+            {"rewards": {"t_len": 1}, "params": {"t_len": {"bogus": 1}}, "items": []},
+            ["body", "params", "t_len", "bogus"],
+            "not permitted",
+        ),
+        (
+            {"rewards": {"t_len": 1}, "params": {"nope": {}}, "items": []},
+            ["body", "params", "nope"],
+            "unknown",
+        ),
+        (
+            {"rewards": {"t_gold": 1}, "items": [{"completion": "a", "answer": "a"}, {"completion": "b"}]},
+            ["body", "items", 1, "answer"],
+            "t_gold",
+        ),
         ({"rewards": {"t_model": 1}, "items": []}, ["body", "rewards", "t_model"], "--model"),
         ({"rewards": {"t_len": 1}, "profile": "t-profile", "items": []}, ["body"], "exactly one"),
         ({"rewards": {"t_len": 1}, "items": [{"completion": 5}]}, ["body", "items", 0, "completion"], ""),
@@ -137,8 +181,12 @@ def test_bad_input_is_422_naming_the_field(server: str, body: dict, loc: list, f
 
 
 def test_malformed_json_is_422(server: str) -> None:
-    response = httpx.post(f"{server}/v1/rewards", content=b'{"items": [', timeout=30,
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{server}/v1/rewards",
+        content=b'{"items": [',
+        timeout=30,
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
 
@@ -155,8 +203,9 @@ def test_limits_are_413(server: str) -> None:
             yield b"a" * 10_000
         yield b'"}]}'
 
-    streamed = httpx.post(f"{server}/v1/rewards", content=chunks(), timeout=30,
-                          headers={"content-type": "application/json"})
+    streamed = httpx.post(
+        f"{server}/v1/rewards", content=chunks(), timeout=30, headers={"content-type": "application/json"}
+    )
     assert streamed.status_code == 413
 
 
@@ -167,22 +216,26 @@ def test_catalog_lists_rewards_params_and_availability(server: str) -> None:
     assert by_name["t_len"]["description"].startswith("Completion length")
     assert by_name["t_gold"]["requires"] == ["answer"]
     assert by_name["t_model"]["available"] is False and "--model" in by_name["t_model"]["unavailable_reason"]
-    assert catalog["profiles"]["t-profile"] == {"weights": {"t_len": 1.0, "t_gold": 10.0},
-                                                "params": {"t_len": {"factor": 2.0}}}
+    assert catalog["profiles"]["t-profile"] == {
+        "weights": {"t_len": 1.0, "t_gold": 10.0},
+        "params": {"t_len": {"factor": 2.0}},
+    }
 
 
 def test_metrics_count_items_and_errors(server: str) -> None:
     post(server, {"rewards": {"t_len": 1.0}, "items": [{"completion": "a"}, {"completion": ""}]})
     text = httpx.get(f"{server}/metrics", timeout=30).text
     assert 'referee_items_scored_total{reward="t_len"}' in text
-    assert 'referee_score_errors_total{kind="empty",reward="t_len"}' in text
+    assert 'referee_score_errors_total{kind="invalid_item",reward="t_len"}' in text
     assert "referee_request_seconds_bucket" in text
 
 
-def test_openrlhf_get_reward(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.PROFILES, "r1-math", Profile({"t_len": 1.0, "t_gold": 10.0}))
-    body = {"query": ["Q: 1+1? A: 2", "Q: 2+2? A: 5"], "prompts": ["Q: 1+1? A: ", "Q: 2+2? A: "],
-            "labels": ["2", "4"]}
+def test_openrlhf_get_reward(server: str) -> None:
+    body = {
+        "query": ["Q: 1+1? A: 2", "Q: 2+2? A: 5"],
+        "prompts": ["Q: 1+1? A: ", "Q: 2+2? A: "],
+        "labels": ["2", "4"],
+    }
     response = httpx.post(f"{server}/get_reward", json=body, timeout=30)
     assert response.status_code == 200, response.text
     data = response.json()

@@ -26,8 +26,13 @@ def test_serve_reads_toml_config_and_env(tmp_path: Path) -> None:
 
 
 def test_serve_rejects_a_missing_config_file(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--config", str(tmp_path / "nope.toml")],
-                            capture_output=True, text=True, timeout=60, env=WIDE)
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve", "--config", str(tmp_path / "nope.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=WIDE,
+    )
     assert result.returncode != 0
     assert "does not exist" in result.stderr
 
@@ -35,7 +40,12 @@ def test_serve_rejects_a_missing_config_file(tmp_path: Path) -> None:
 def test_serve_rejects_invalid_settings(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("max_items = -1\n")
-    result = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--config", str(config)],
-                            capture_output=True, text=True, timeout=60, env=WIDE)
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=WIDE,
+    )
     assert result.returncode == 2
     assert "max_items" in result.stderr

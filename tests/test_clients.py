@@ -20,9 +20,13 @@ from clients import AsyncRefereeClient, RefereeClient, RefereeError
 from clients.trl import referee_async_reward_funcs, referee_reward_funcs
 from tests.server_utils import free_port, serve_asgi
 
-MATH_ITEMS = [{"completion": "\\boxed{4}", "answer": "4"}, {"completion": "\\boxed{5}", "answer": "4"},
-              {"completion": "<think>ok</think> \\boxed{2}", "answer": "2"}, {"completion": "none", "answer": "1"},
-              {"completion": "so 7", "answer": "7"}]
+MATH_ITEMS = [
+    {"completion": "\\boxed{4}", "answer": "4"},
+    {"completion": "\\boxed{5}", "answer": "4"},
+    {"completion": "<think>ok</think> \\boxed{2}", "answer": "2"},
+    {"completion": "none", "answer": "1"},
+    {"completion": "so 7", "answer": "7"},
+]
 
 
 class CountingTransport(httpx.HTTPTransport):
@@ -67,8 +71,15 @@ def flaky() -> Iterator[tuple[str, dict[str, int]]]:
         if state["calls"] <= state["failures"]:
             return JSONResponse({"detail": "busy"}, status_code=(503, 502, 504)[state["calls"] % 3])
         items = (await request.json())["items"]
-        return JSONResponse({"results": [{"id": str(i), "reward": 1.0, "scores": {"x": 1.0}, "errors": {}}
-                                         for i in range(len(items))], "elapsed_ms": 1.0})
+        return JSONResponse(
+            {
+                "results": [
+                    {"id": str(i), "reward": 1.0, "scores": {"x": 1.0}, "errors": {}}
+                    for i in range(len(items))
+                ],
+                "elapsed_ms": 1.0,
+            }
+        )
 
     with serve_asgi(app) as url:
         yield url, state
@@ -92,9 +103,12 @@ def test_gives_up_after_max_retries(flaky: tuple[str, dict[str, int]]) -> None:
 
 def test_a_bare_500_from_a_proxy_is_retried_but_referees_own_500_is_not() -> None:
     """Ray Serve's proxy answers a plain-text 500 when the replica holding the request dies."""
-    answers = [httpx.Response(500, text="Internal Server Error"),
-               httpx.Response(200, json={"results": [{"id": "0", "reward": 1.0, "scores": {}, "errors": {}}],
-                                         "elapsed_ms": 1.0})]
+    answers = [
+        httpx.Response(500, text="Internal Server Error"),
+        httpx.Response(
+            200, json={"results": [{"id": "0", "reward": 1.0, "scores": {}, "errors": {}}], "elapsed_ms": 1.0}
+        ),
+    ]
     transport = httpx.MockTransport(lambda request: answers.pop(0))
     with RefereeClient("http://referee", transport=transport, backoff_s=0.01) as client:
         assert client.score([{"completion": "a"}], rewards={"x": 1}).rewards == [1.0]
@@ -104,11 +118,14 @@ def test_a_bare_500_from_a_proxy_is_retried_but_referees_own_500_is_not() -> Non
 
     def own_error(request: httpx.Request) -> httpx.Response:
         calls.append(request)
-        return httpx.Response(500, json={"detail": [{"loc": [], "msg": "internal error: KeyError",
-                                                     "type": "internal_error"}]})
+        return httpx.Response(
+            500, json={"detail": [{"loc": [], "msg": "internal error: KeyError", "type": "internal_error"}]}
+        )
 
-    with RefereeClient("http://referee", transport=httpx.MockTransport(own_error), backoff_s=0.01) as client, \
-            pytest.raises(RefereeError, match="internal error"):
+    with (
+        RefereeClient("http://referee", transport=httpx.MockTransport(own_error), backoff_s=0.01) as client,
+        pytest.raises(RefereeError, match="internal error"),
+    ):
         client.score([{"completion": "a"}], rewards={"x": 1})
     assert len(calls) == 1
 
@@ -139,8 +156,10 @@ def test_connection_errors_are_retried_until_the_server_is_up() -> None:
     threading.Thread(target=start_late, daemon=True).start()
     with RefereeClient(f"http://127.0.0.1:{port}", backoff_s=0.2, max_retries=6) as client:
         assert client.health()["status"] == "ok"
-    with RefereeClient(f"http://127.0.0.1:{free_port()}", backoff_s=0.01, max_retries=2) as client, \
-            pytest.raises(RefereeError, match="cannot reach"):
+    with (
+        RefereeClient(f"http://127.0.0.1:{free_port()}", backoff_s=0.01, max_retries=2) as client,
+        pytest.raises(RefereeError, match="cannot reach"),
+    ):
         client.health()
 
 
@@ -158,8 +177,9 @@ def test_api_key_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_trl_reward_functions_share_one_request(live_server: str) -> None:
     transport = CountingTransport()
     client = RefereeClient(live_server, transport=transport)
-    funcs, weights = referee_reward_funcs({"math": 1.0, "format": 0.5}, client=client,
-                                          column_map={"solution": "answer"})
+    funcs, weights = referee_reward_funcs(
+        {"math": 1.0, "format": 0.5}, client=client, column_map={"solution": "answer"}
+    )
     assert [f.__name__ for f in funcs] == ["math", "format"] and weights == [1.0, 0.5]
     prompts = ["What is 2+2?"] * 2
     completions = ["<think>2+2</think> \\boxed{4}", "\\boxed{5}"]
@@ -179,8 +199,11 @@ def test_trl_profile_weights_and_async_variant(live_server: str) -> None:
     assert all(asyncio.iscoroutinefunction(f) for f in funcs)
 
     async def main() -> list[list[float | None]]:
-        args = {"prompts": ["p", "p"], "completions": ["<think>a</think> \\boxed{1}", "\\boxed{2}"],
-                "answer": ["1", "1"]}
+        args = {
+            "prompts": ["p", "p"],
+            "completions": ["<think>a</think> \\boxed{1}", "\\boxed{2}"],
+            "answer": ["1", "1"],
+        }
         return list(await asyncio.gather(*(f(**args) for f in funcs)))
 
     assert asyncio.run(main()) == [[1.0, 0.0], [1.0, 0.0]]
@@ -192,7 +215,9 @@ def test_verl_compute_score(live_server: str, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("REFEREE_URL", live_server)
     monkeypatch.setenv("REFEREE_REWARDS", "math=1,format=0.5")
     verl._client.cache_clear()
-    single = verl.compute_score("openai/gsm8k", "<think>x</think> The answer is \\boxed{12}.", "12", {"index": 3})
+    single = verl.compute_score(
+        "openai/gsm8k", "<think>x</think> The answer is \\boxed{12}.", "12", {"index": 3}
+    )
     assert single == {"score": 1.5, "math": 1.0, "format": 1.0}
     batch = verl.compute_score_batch(["a", "b"], ["\\boxed{1}", "\\boxed{3}"], [1, 2], [None, None])
     assert [b["score"] for b in batch] == [1.0, 0.0]
@@ -206,8 +231,9 @@ def test_openrlhf_local_reward_func(live_server: str, monkeypatch: pytest.Monkey
 
     monkeypatch.setenv("REFEREE_URL", live_server)
     openrlhf._client.cache_clear()
-    out = openrlhf.reward_func(["Q: 1+1? <think>easy</think> \\boxed{2}", "Q: 1+1? \\boxed{3}"],
-                               ["Q: 1+1? ", "Q: 1+1? "], ["2", "2"])
+    out = openrlhf.reward_func(
+        ["Q: 1+1? <think>easy</think> \\boxed{2}", "Q: 1+1? \\boxed{3}"], ["Q: 1+1? ", "Q: 1+1? "], ["2", "2"]
+    )
     assert torch.equal(out["rewards"], torch.tensor([2.0, 0.0]))  # r1-math: math + format
     assert set(out["extra_logs"]) == {"math", "format"} and out["extra_logs"]["math"].shape == (2,)
     openrlhf._client.cache_clear()
@@ -216,13 +242,43 @@ def test_openrlhf_local_reward_func(live_server: str, monkeypatch: pytest.Monkey
 def test_score_cli(live_server: str, tmp_path: Path) -> None:
     source = tmp_path / "items.jsonl"
     source.write_text("".join(json.dumps(item) + "\n" for item in MATH_ITEMS * 3))
-    result = subprocess.run([sys.executable, "-m", "service.cli", "score", str(source), "--url", live_server,
-                             "--rewards", "math=1", "--batch-size", "4"], capture_output=True, text=True, timeout=120,
-                            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "score",
+            str(source),
+            "--url",
+            live_server,
+            "--rewards",
+            "math=1",
+            "--batch-size",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in (tmp_path / "items.scored.jsonl").read_text().splitlines()]
     assert [line["reward"] for line in lines] == [1.0, 0.0, 1.0, 0.0, 1.0] * 3
     assert "15 items" in result.stdout and "0.6000" in result.stdout
-    bad = subprocess.run([sys.executable, "-m", "service.cli", "score", str(source), "--url", live_server,
-                          "--rewards", "nope=1"], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "score",
+            str(source),
+            "--url",
+            live_server,
+            "--rewards",
+            "nope=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "unknown reward" in bad.stderr

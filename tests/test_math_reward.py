@@ -13,10 +13,11 @@ import httpx
 import pytest
 
 from bench.math_accuracy import load_cases, plain_verdicts, referee_verdicts, summary
+from service.api.schemas import Item
 from service.rewards.base import RewardContext
 from service.rewards.math import MathParams, math_reward
-from service.schemas import Item
-from service.worker_pool import Outcome, WorkerPool
+from service.runtime.resources import MATH_WARMUP, Resources
+from service.runtime.worker_pool import Outcome, WorkerPool
 from tests.server_utils import running_server
 
 HANGS = "\\boxed{9^{9^{9^{9}}}}"  # sympy never finishes comparing this with a number
@@ -36,30 +37,36 @@ class RecordingPool:
 def test_identical_pairs_are_graded_once_and_plain_numbers_skip_the_pool() -> None:
     written = ["\\boxed{\\sqrt{2}/2}"] * 8 + ["\\boxed{\\frac{\\sqrt{2}}{2}}"] * 8
     group = [Item(completion=c, answer="\\frac{1}{\\sqrt{2}}") for c in written]
-    plain = [Item(completion="so 42", answer="42"), Item(completion="The answer is 41.", answer="42"),
-             Item(completion="\\boxed{\\frac{6}{8}}", answer="3/4")]
+    plain = [
+        Item(completion="so 42", answer="42"),
+        Item(completion="The answer is 41.", answer="42"),
+        Item(completion="\\boxed{\\frac{6}{8}}", answer="3/4"),
+    ]
     pool = RecordingPool()
-    scores = math_reward(group + plain, MathParams(), RewardContext(resources={"math_pool": pool}))
+    scores = math_reward(group + plain, MathParams(), RewardContext(resources=Resources(math_pool=pool)))
     assert [s.value for s in scores] == [1.0] * 16 + [1.0, 0.0, 1.0]
     assert sorted(args[1] for args in pool.sent) == ["\\frac{\\sqrt{2}}{2}", "\\sqrt{2}/2"]
 
 
 def test_no_answer_is_wrong_not_an_error() -> None:
-    scores = math_reward([Item(completion="no idea", answer="3")], MathParams(), RewardContext(
-        resources={"math_pool": RecordingPool()}))
+    scores = math_reward(
+        [Item(completion="no idea", answer="3")],
+        MathParams(),
+        RewardContext(resources=Resources(math_pool=RecordingPool())),
+    )
     assert scores[0].value == 0.0 and scores[0].error is None
 
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[WorkerPool]:
-    pool = WorkerPool(2, name="math")
+    pool = WorkerPool(2, name="math", preload=(MATH_WARMUP,))
     yield pool
     pool.close()
 
 
 @pytest.fixture(scope="module")
 def server(pool: WorkerPool) -> Iterator[str]:
-    with running_server(resources={"math_pool": pool}) as url:
+    with running_server(resources=Resources(math_pool=pool)) as url:
         yield url
 
 
@@ -72,7 +79,8 @@ def post_math(url: str, items: list[dict], **params: Any) -> list[dict]:
 
 def test_timeout_scores_null_and_the_rest_of_the_batch_is_graded(server: str, pool: WorkerPool) -> None:
     items = [{"completion": HANGS, "answer": "5"}] + [
-        {"completion": f"\\boxed{{\\frac{{{i}}}{{2}}}}", "answer": f"{i / 2}"} for i in range(1, 40)]
+        {"completion": f"\\boxed{{\\frac{{{i}}}{{2}}}}", "answer": f"{i / 2}"} for i in range(1, 40)
+    ]
     started = time.monotonic()
     results = post_math(server, items, timeout_s=1.0)
     elapsed = time.monotonic() - started
@@ -89,7 +97,10 @@ def test_unparseable_gold_is_null(server: str) -> None:
 
 
 def test_a_worker_killed_mid_batch_loses_no_item(server: str, pool: WorkerPool) -> None:
-    items = [{"completion": f"\\boxed{{\\sqrt{{{i * i * 2}}}}}", "answer": f"{i}\\sqrt{{2}}"} for i in range(2, 300)]
+    items = [
+        {"completion": f"\\boxed{{\\sqrt{{{i * i * 2}}}}}", "answer": f"{i}\\sqrt{{2}}"}
+        for i in range(2, 300)
+    ]
 
     def kill_workers() -> None:
         time.sleep(0.3)

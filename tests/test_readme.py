@@ -10,8 +10,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_generated_readme_blocks_are_current() -> None:
-    result = subprocess.run([sys.executable, "docs/gen_readme.py", "--check"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "docs.gen_readme", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 

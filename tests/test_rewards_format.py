@@ -24,7 +24,11 @@ from tests.helpers import items, score
         ("<think>r</think> 4", {"answer_tag": "answer"}, 0.0),
         ("<think>r</think><answer></answer>", {"answer_tag": "answer"}, 0.0),
         ("<think>r</think><answer>4</answer> extra", {"answer_tag": "answer"}, 0.0),
-        ("<reasoning>r</reasoning><answer>4</answer>", {"think_tag": "reasoning", "answer_tag": "answer"}, 1.0),
+        (
+            "<reasoning>r</reasoning><answer>4</answer>",
+            {"think_tag": "reasoning", "answer_tag": "answer"},
+            1.0,
+        ),
         ("<think>r</think><answer>4</answer>", {"think_tag": "reasoning", "answer_tag": "answer"}, 0.0),
     ],
 )

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from service.schemas import Item
+from service.api.schemas import Item
 from tests.helpers import score
 
 
-def language(completion: str, prompt: str = "Solve the following problem and explain each step.",
-             **fields: str) -> float | None:
+def language(
+    completion: str, prompt: str = "Solve the following problem and explain each step.", **fields: str
+) -> float | None:
     return score("language", [Item(prompt=prompt, completion=completion, **fields)])[0]
 
 
@@ -23,13 +24,16 @@ def test_mixed_chinese_and_english_counts_han_characters_as_words() -> None:
 
 def test_chinese_prompt_sets_the_target() -> None:
     assert language("<think>我们先把二加二。结果是四。</think> 4", prompt="求解二加二等于多少") == 1.0
-    assert language("<think>我们先把二加二。Then the result is four.</think> 4",
-                    prompt="求解二加二等于多少") == pytest.approx(7 / 12)
+    assert language(
+        "<think>我们先把二加二。Then the result is four.</think> 4", prompt="求解二加二等于多少"
+    ) == pytest.approx(7 / 12)
 
 
 def test_english_and_spanish_are_told_apart_per_sentence() -> None:
     prompt = "Resuelve el siguiente problema de matemáticas paso a paso."
-    assert language("<think>Primero sumamos dos y dos. El resultado es cuatro.</think> 4", prompt=prompt) == 1.0
+    assert (
+        language("<think>Primero sumamos dos y dos. El resultado es cuatro.</think> 4", prompt=prompt) == 1.0
+    )
     mixed = "<think>Primero sumamos dos y dos. Then we get the result which is four.</think> 4"
     assert language(mixed, prompt=prompt) == pytest.approx(5 / 13)
 
@@ -41,8 +45,10 @@ def test_target_language_field_beats_the_prompt() -> None:
 
 
 def test_code_blocks_and_formulas_are_not_a_foreign_language() -> None:
-    completion = ("<think>We write a helper:\n```python\ndef suma(numeros):\n    return sum(numeros)  # suma\n```\n"
-                  "then compute $\\sum_{i=1}^n x_i$ with `suma(valores)` which gives the total.</think> 4")
+    completion = (
+        "<think>We write a helper:\n```python\ndef suma(numeros):\n    return sum(numeros)  # suma\n```\n"
+        "then compute $\\sum_{i=1}^n x_i$ with `suma(valores)` which gives the total.</think> 4"
+    )
     assert language(completion) == 1.0
 
 

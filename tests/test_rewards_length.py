@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from service.api.schemas import Item
 from service.rewards.base import RewardContext
-from service.schemas import Item
 from tests.helpers import score, scored
 
 
@@ -24,7 +24,9 @@ def test_kimi_length_penalty_on_one_group() -> None:
     values = score("length", batch, ctx)
     # λ = 0.5, 1/6, -1/6, -0.5; the wrong-but-short second answer is not rewarded: min(0, 1/6) = 0.
     assert values == pytest.approx([0.5, 0.0, 0.5 - 2 / 3, -0.5])
-    assert values == pytest.approx([kimi(n, 100, 400, c) for n, c in zip([100, 200, 300, 400], [1, 0, 1, 0], strict=True)])
+    assert values == pytest.approx(
+        [kimi(n, 100, 400, c) for n, c in zip([100, 200, 300, 400], [1, 0, 1, 0], strict=True)]
+    )
     all_correct = score("length", batch, RewardContext(scores={"math": scored(1, 1, 1, 1)}))
     assert all_correct == pytest.approx([0.5, 1 / 6, -1 / 6, -0.5])
 
@@ -36,7 +38,9 @@ def test_groups_are_penalised_separately() -> None:
 
 
 def test_group_defaults_to_the_prompt() -> None:
-    batch = [Item(prompt=p, completion="x", completion_tokens=n) for p, n in (("p1", 1), ("p2", 5), ("p1", 3))]
+    batch = [
+        Item(prompt=p, completion="x", completion_tokens=n) for p, n in (("p1", 1), ("p2", 5), ("p1", 3))
+    ]
     ctx = RewardContext(scores={"math": scored(1, 1, 1)})
     assert score("length", batch, ctx) == pytest.approx([0.5, 0.0, -0.5])  # p2 is a group of one
 
@@ -73,11 +77,16 @@ def test_tokenizer_param(tmp_path: Path) -> None:
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
     PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]").save_pretrained(tmp_path)
 
-    batch = [Item(group="g", completion="a b a b"), Item(group="g", completion="aaaaaaaaaaaa")]  # 4 vs 1 token
+    batch = [
+        Item(group="g", completion="a b a b"),
+        Item(group="g", completion="aaaaaaaaaaaa"),
+    ]  # 4 vs 1 token
     ctx = RewardContext(scores={"math": scored(1, 1)})
     assert score("length", batch, ctx, tokenizer=str(tmp_path)) == [-0.5, 0.5]  # by characters it is reversed
     assert not ctx.notes
-    missing = score("length", batch, RewardContext(scores={"math": scored(1, 1)}), tokenizer=str(tmp_path / "no"))
+    missing = score(
+        "length", batch, RewardContext(scores={"math": scored(1, 1)}), tokenizer=str(tmp_path / "no")
+    )
     assert missing == [None, None]
 
 

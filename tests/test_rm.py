@@ -19,8 +19,12 @@ from rm_models.verifier import GenerativeVerifier, Judgement, split_on_oom
 from tests.server_utils import server_process
 
 # A compact template: the tiny test model reads a few dozen characters, not a paragraph.
-COMPACT = {"prompt": "Q:{{ question }} R:{{ reference }} A:{{ response }}", "decision_prefix": "Final Decision:",
-           "verdict_pattern": "Final Decision:\\s*(Yes|No)", "labels": {"Yes": 1.0, "No": 0.0}}
+COMPACT = {
+    "prompt": "Q:{{ question }} R:{{ reference }} A:{{ response }}",
+    "decision_prefix": "Final Decision:",
+    "verdict_pattern": "Final Decision:\\s*(Yes|No)",
+    "labels": {"Yes": 1.0, "No": 0.0},
+}
 
 
 @pytest.mark.parametrize("preset", ["yes-no", "xverify", "compass"])
@@ -100,7 +104,9 @@ def test_out_of_memory_splits_the_batch() -> None:
     def never_fits(batch: list[int]) -> list[int]:
         raise RuntimeError("out of memory")
 
-    assert split_on_oom(never_fits, [1, 2], lambda msg: msg)[0].startswith("out of memory even for a single item")
+    assert split_on_oom(never_fits, [1, 2], lambda msg: msg)[0].startswith(
+        "out of memory even for a single item"
+    )
     with pytest.raises(RuntimeError, match="shape"):
         split_on_oom(lambda b: (_ for _ in ()).throw(RuntimeError("shape mismatch")), [1], lambda m: m)
 
@@ -115,7 +121,9 @@ def random_verifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Generativ
 
 def test_batched_scores_equal_unbatched(random_verifier: tuple[GenerativeVerifier, Path]) -> None:
     verifier, _ = random_verifier
-    judgements = [Judgement(f"{a}+{b}", str(a + b), "x" * (a % 4) + str(b)) for a in range(4) for b in range(3)]
+    judgements = [
+        Judgement(f"{a}+{b}", str(a + b), "x" * (a % 4) + str(b)) for a in range(4) for b in range(3)
+    ]
     batched = [v.score for v in verifier.score(judgements)]
     single = [verifier.score([j])[0].score for j in judgements]
     assert batched == pytest.approx(single, abs=1e-5)
@@ -125,8 +133,13 @@ def test_batched_scores_equal_unbatched(random_verifier: tuple[GenerativeVerifie
     texts_single = [verifier.score([j])[0].text for j in judgements[:4]]
     verifier.mode = "logprob"
     assert texts_batched == texts_single
-    assert verifier.describe() == {"model": verifier.name, "device": "cpu", "dtype": "torch.float32",
-                                   "mode": "logprob", "template": "compact"}
+    assert verifier.describe() == {
+        "model": verifier.name,
+        "device": "cpu",
+        "dtype": "torch.float32",
+        "mode": "logprob",
+        "template": "compact",
+    }
 
 
 def test_cot_rm_on_a_separate_reward_model_server(random_verifier: tuple[GenerativeVerifier, Path]) -> None:
@@ -135,32 +148,46 @@ def test_cot_rm_on_a_separate_reward_model_server(random_verifier: tuple[Generat
     verifier, template = random_verifier
     env = {"REFEREE_RM_TEMPLATE": str(template), "REFEREE_RM_MODE": "logprob"}
     items = [{"prompt": f"{a}+1", "answer": str(a + 1), "completion": str(a)} for a in range(6)]
-    expected = [v.score for v in verifier.score([Judgement(i["prompt"], i["answer"], i["completion"]) for i in items])]
+    expected = [
+        v.score for v in verifier.score([Judgement(i["prompt"], i["answer"], i["completion"]) for i in items])
+    ]
     with server_process("--only", "cot_rm", "--rm-model", verifier.name, env=env) as (remote, _):
         catalog = httpx.get(f"{remote}/v1/rewards", timeout=30).json()
         assert [r["name"] for r in catalog["rewards"]] == ["cot_rm"]
         refused = httpx.post(f"{remote}/v1/rewards", json={"rewards": {"math": 1}, "items": []}, timeout=30)
         assert refused.status_code == 422 and "only serves cot_rm" in refused.json()["detail"][0]["msg"]
         with running_server(rm_remote_url=remote) as main:
-            info = {r["name"]: r for r in httpx.get(f"{main}/v1/rewards", timeout=30).json()["rewards"]}["cot_rm"]
-            assert info["available"] and info["info"]["remote"] == remote and info["info"]["mode"] == "logprob"
+            info = {r["name"]: r for r in httpx.get(f"{main}/v1/rewards", timeout=30).json()["rewards"]}[
+                "cot_rm"
+            ]
+            assert (
+                info["available"] and info["info"]["remote"] == remote and info["info"]["mode"] == "logprob"
+            )
             body = {"rewards": {"cot_rm": 1.0, "format": 0.0}, "items": items}
             results = httpx.post(f"{main}/v1/rewards", json=body, timeout=120).json()["results"]
     assert [r["scores"]["cot_rm"] for r in results] == pytest.approx(expected, abs=1e-5)
 
 
 @pytest.mark.timeout(600)
-def test_cot_rm_as_a_ray_deployment_matches_the_model(random_verifier: tuple[GenerativeVerifier, Path]) -> None:
+def test_cot_rm_as_a_ray_deployment_matches_the_model(
+    random_verifier: tuple[GenerativeVerifier, Path],
+) -> None:
     """`referee serve --ray --rm-model`: the model is its own deployment (a GPU one where there is a GPU)."""
     pytest.importorskip("ray.serve")
     verifier, template = random_verifier
     env = {"REFEREE_RM_TEMPLATE": str(template), "REFEREE_RM_MODE": "logprob"}
     items = [{"prompt": f"{a}+2", "answer": str(a + 2), "completion": str(a)} for a in range(5)]
-    expected = [v.score for v in verifier.score([Judgement(i["prompt"], i["answer"], i["completion"]) for i in items])]
+    expected = [
+        v.score for v in verifier.score([Judgement(i["prompt"], i["answer"], i["completion"]) for i in items])
+    ]
     args = ("--ray", "--replicas", "1", "--replica-cpus", "1", "--rm-model", verifier.name)
     with server_process(*args, env=env, timeout=300) as (url, _):
         info = {r["name"]: r for r in httpx.get(f"{url}/v1/rewards", timeout=60).json()["rewards"]}["cot_rm"]
-        assert info["available"] and info["info"]["deployment"] == "RewardModel" and info["info"]["device"] == "cpu"
+        assert (
+            info["available"]
+            and info["info"]["deployment"] == "RewardModel"
+            and info["info"]["device"] == "cpu"
+        )
         body = {"rewards": {"cot_rm": 1.0}, "items": items}
         results = httpx.post(f"{url}/v1/rewards", json=body, timeout=300).json()["results"]
     assert [r["scores"]["cot_rm"] for r in results] == pytest.approx(expected, abs=1e-5)
@@ -177,8 +204,12 @@ def test_a_missing_model_path_is_a_clear_startup_error(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--port", "1", "--rm-model",
-                             str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve", "--port", "1", "--rm-model", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "cannot load the reward model" in result.stderr
 
@@ -187,10 +218,17 @@ def test_serving_only_cot_rm_without_a_model_does_not_start() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--port", "1", "--only", "cot_rm"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve", "--port", "1", "--only", "cot_rm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
-    assert "--only serves rewards that cannot run here: cot_rm: start the server with a verifier" in result.stderr
+    assert (
+        "--only serves rewards that cannot run here: cot_rm: start the server with a verifier"
+        in result.stderr
+    )
 
 
 def train_tiny_verifier(directory: Path, template: dict, steps: int = 1200, seed: int = 0) -> list[dict]:
@@ -211,24 +249,35 @@ def train_tiny_verifier(directory: Path, template: dict, steps: int = 1200, seed
         correct = random.random() < 0.5
         near = [a + b + d for d in (-3, -2, -1, 1, 2, 3) if a + b + d >= 0]
         answer = a + b if correct else random.choice(near + [x for x in range(19) if x != a + b])
-        prompt = tokenizer.apply_chat_template([{"role": "user", "content": tpl.render(
-            f"{a}+{b}", str(a + b), str(answer))}], tokenize=False, add_generation_prompt=True)
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": tpl.render(f"{a}+{b}", str(a + b), str(answer))}],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
         # A short chain of thought: restate the two answers side by side, then decide.
         return prompt, f"{a + b} vs {answer}. Final Decision: {'Yes' if correct else 'No'}", correct
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     for _ in range(steps):
         batch = [example(*random.choice(train)) for _ in range(32)]
-        rows = [tokenizer(p + t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for p, t, _ in batch]
+        rows = [
+            tokenizer(p + t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+            for p, t, _ in batch
+        ]
         starts = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p, _, _ in batch]
         width = max(map(len, rows))
         ids = torch.full((len(rows), width), tokenizer.pad_token_id)
         mask = torch.zeros((len(rows), width))
         for i, (row, start) in enumerate(zip(rows, starts, strict=True)):
             ids[i, : len(row)] = torch.tensor(row)
-            mask[i, start: len(row)] = 1
-        logp = torch.log_softmax(model(input_ids=ids, attention_mask=(ids != tokenizer.pad_token_id).long()
-                                       ).logits[:, :-1], -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            mask[i, start : len(row)] = 1
+        logp = (
+            torch.log_softmax(
+                model(input_ids=ids, attention_mask=(ids != tokenizer.pad_token_id).long()).logits[:, :-1], -1
+            )
+            .gather(-1, ids[:, 1:].unsqueeze(-1))
+            .squeeze(-1)
+        )
         loss = -(logp * mask[:, 1:]).sum() / mask[:, 1:].sum()
         optimizer.zero_grad()
         loss.backward()
@@ -239,7 +288,9 @@ def train_tiny_verifier(directory: Path, template: dict, steps: int = 1200, seed
     for a, b in held_out:
         for wrong in (False, True):
             answer = a + b + (random.choice([-2, -1, 1, 2, 3]) if wrong else 0)
-            items.append({"prompt": f"{a}+{b}", "answer": str(a + b), "completion": str(answer), "correct": not wrong})
+            items.append(
+                {"prompt": f"{a}+{b}", "answer": str(a + b), "completion": str(answer), "correct": not wrong}
+            )
     return items
 
 
@@ -253,12 +304,17 @@ def test_trained_verifier_reaches_90_percent_through_the_http_api(tmp_path: Path
     env = {"REFEREE_RM_TEMPLATE": str(template), "REFEREE_RM_MAX_NEW_TOKENS": "40"}
     with server_process("--rm-model", str(tmp_path / "verifier"), env=env) as (url, _):
         info = {r["name"]: r for r in httpx.get(f"{url}/v1/rewards", timeout=30).json()["rewards"]}["cot_rm"]
-        assert info["available"] and info["info"]["device"] == "cpu" and info["info"]["dtype"] == "torch.float32"
+        assert (
+            info["available"] and info["info"]["device"] == "cpu" and info["info"]["dtype"] == "torch.float32"
+        )
         items = [{k: v for k, v in item.items() if k != "correct"} for item in held_out]
-        results = httpx.post(f"{url}/v1/rewards", json={"rewards": {"cot_rm": 1.0}, "items": items},
-                             timeout=300).json()["results"]
+        results = httpx.post(
+            f"{url}/v1/rewards", json={"rewards": {"cot_rm": 1.0}, "items": items}, timeout=300
+        ).json()["results"]
     verdicts = [r["scores"]["cot_rm"] for r in results]
-    accuracy = sum((v == 1.0) == item["correct"] for v, item in zip(verdicts, held_out, strict=True)) / len(held_out)
+    accuracy = sum((v == 1.0) == item["correct"] for v, item in zip(verdicts, held_out, strict=True)) / len(
+        held_out
+    )
     assert accuracy >= 0.9, (accuracy, verdicts)
 
 

@@ -24,8 +24,13 @@ def run(sandbox: Sandbox, source: str, **fields: object) -> object:
 
 
 def test_ok_with_stdin_argv_and_files(sandbox: Sandbox) -> None:
-    result = run(sandbox, "import sys\nprint(input()[::-1], sys.argv[1:], open('data/x.txt').read())",
-                 stdin="abc", argv=["-v", "2"], files={"data/x.txt": "payload"})
+    result = run(
+        sandbox,
+        "import sys\nprint(input()[::-1], sys.argv[1:], open('data/x.txt').read())",
+        stdin="abc",
+        argv=["-v", "2"],
+        files={"data/x.txt": "payload"},
+    )
     assert result.status == Status.ok, result
     assert result.stdout == "cba ['-v', '2'] payload\n" and result.exit_code == 0
     assert result.wall_time_s > 0
@@ -72,8 +77,11 @@ def test_cpp_compiles_once_for_all_tests(sandbox: Sandbox) -> None:
 
 
 def test_run_tests_can_stop_early(sandbox: Sandbox) -> None:
-    results = sandbox.run_tests(RunRequest(source="print(int(input()) * 2)"), ["1", "x", "3"],
-                                stop=lambda index, result: result.status != Status.ok)
+    results = sandbox.run_tests(
+        RunRequest(source="print(int(input()) * 2)"),
+        ["1", "x", "3"],
+        stop=lambda index, result: result.status != Status.ok,
+    )
     assert [r.status for r in results] == [Status.ok, Status.runtime_error]
 
 
@@ -110,8 +118,13 @@ def test_local_sandboxes_never_share_a_uid() -> None:
     first, second = LocalSandbox(2), LocalSandbox(2)
     try:
         assert not set(first.uids) & set(second.uids)
-        slow = threading.Thread(target=lambda: results.append(first.run(RunRequest(
-            source="import time\ntime.sleep(1.5)\nprint('survived')", time_limit_s=5))))
+        slow = threading.Thread(
+            target=lambda: results.append(
+                first.run(
+                    RunRequest(source="import time\ntime.sleep(1.5)\nprint('survived')", time_limit_s=5)
+                )
+            )
+        )
         results: list = []
         slow.start()
         time.sleep(0.5)

@@ -24,16 +24,30 @@ def test_grpo_trainer_two_steps_with_referee_rewards(live_server: str, tmp_path:
     trl = pytest.importorskip("trl")
     model_dir = save_tiny_model(tmp_path / "model")
     dataset = datasets.Dataset.from_list(
-        [{"prompt": f"What is {a}+{b}?", "solution": str(a + b)} for a in range(4) for b in range(4)])
-    reward_funcs, weights = referee_reward_funcs({"math": 1.0, "format": 0.5}, base_url=live_server,
-                                                 column_map={"solution": "answer"})
+        [{"prompt": f"What is {a}+{b}?", "solution": str(a + b)} for a in range(4) for b in range(4)]
+    )
+    reward_funcs, weights = referee_reward_funcs(
+        {"math": 1.0, "format": 0.5}, base_url=live_server, column_map={"solution": "answer"}
+    )
     before = scoring_requests(live_server)
     config = trl.GRPOConfig(
-        output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=4, num_generations=4,
-        max_completion_length=8, learning_rate=1e-4, logging_steps=1, report_to=[], use_cpu=True,
-        reward_weights=weights, save_strategy="no", seed=0, bf16=False,
+        output_dir=str(tmp_path / "out"),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=8,
+        learning_rate=1e-4,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        reward_weights=weights,
+        save_strategy="no",
+        seed=0,
+        bf16=False,
     )
-    trainer = trl.GRPOTrainer(model=str(model_dir), reward_funcs=reward_funcs, args=config, train_dataset=dataset)
+    trainer = trl.GRPOTrainer(
+        model=str(model_dir), reward_funcs=reward_funcs, args=config, train_dataset=dataset
+    )
     trainer.train()
     logged = [entry for entry in trainer.state.log_history if "rewards/math/mean" in entry]
     assert len(logged) == 2

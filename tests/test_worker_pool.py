@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.worker_pool import TIMEOUT, WORKER_CRASHED, WorkerPool
+from service.grading.errors import ErrorKind, ScoreError
+from service.runtime.worker_pool import WorkerPool
 from tests import pool_tasks
 
 
@@ -37,7 +38,10 @@ def test_results_in_order_and_errors_are_reported(pool: WorkerPool) -> None:
     outcomes = pool.map(pool_tasks.square, [(i,) for i in range(20)], timeout=10)
     assert [o.value for o in outcomes] == [i * i for i in range(20)]
     failed = pool.map(pool_tasks.fail, [("bad input",)], timeout=10)[0]
-    assert failed.value is None and failed.error == "error: ValueError: bad input"
+    assert failed.value is None and failed.error == ScoreError(
+        ErrorKind.worker_error, "ValueError: bad input"
+    )
+    assert str(failed.error) == "worker_error: ValueError: bad input"
 
 
 def test_a_stuck_task_times_out_its_worker_is_replaced_and_the_rest_finishes(pool: WorkerPool) -> None:
@@ -46,7 +50,7 @@ def test_a_stuck_task_times_out_its_worker_is_replaced_and_the_rest_finishes(poo
     outcomes = pool.map(pool_tasks.sleep_then_square, [(0, 1), (60, 2), (0, 3), (0, 4)], timeout=2)
     elapsed = time.monotonic() - started
     assert [o.value for o in outcomes] == [1, None, 9, 16]
-    assert outcomes[1].error == TIMEOUT
+    assert outcomes[1].error == ScoreError(ErrorKind.timeout)
     assert elapsed < 2 + 3
     assert pool.restarts == 1
     killed = before - set(pool.worker_pids())
@@ -72,7 +76,7 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_task_retried(pool: WorkerP
 
 def test_a_task_that_kills_its_worker_twice_is_reported(pool: WorkerPool) -> None:
     outcomes = pool.map(pool_tasks.crash, [()], timeout=10)
-    assert outcomes[0].error == WORKER_CRASHED
+    assert outcomes[0].error == ScoreError(ErrorKind.worker_crashed)
     assert pool.map(pool_tasks.square, [(3,)], timeout=10)[0].value == 9
 
 

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(..., description="Hugging Face causal LM: a local path, or `tiny` to build a small one.")
-    tiny_hidden_size: int = Field(64, ge=8, description="Width of the model built for `model = \"tiny\"`.")
-    reference_model: str | None = Field(None, description="For the KL term; default: a frozen copy of the start.")
+    model: str = Field(
+        ..., description="Hugging Face causal LM: a local path, or `tiny` to build a small one."
+    )
+    tiny_hidden_size: int = Field(64, ge=8, description='Width of the model built for `model = "tiny"`.')
+    reference_model: str | None = Field(
+        None, description="For the KL term; default: a frozen copy of the start."
+    )
     output_dir: Path = Path("runs/grpo")
     resume: bool = Field(True, description="Continue from output_dir/checkpoint if it exists.")
 
@@ -25,7 +34,9 @@ class TrainConfig(BaseModel):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     task: Literal["addition"] | None = Field("addition", description="Built-in synthetic task.")
-    dataset: Path | None = Field(None, description="JSONL of {prompt, answer, [difficulty], ...} instead of `task`.")
+    dataset: Path | None = Field(
+        None, description="JSONL of {prompt, answer, [difficulty], ...} instead of `task`."
+    )
 
     steps: int = Field(100, ge=1)
     prompts_per_step: int = Field(4, ge=1)
@@ -36,18 +47,27 @@ class TrainConfig(BaseModel):
     weight_decay: float = 0.0
     epsilon: float = Field(0.2, gt=0, description="Clip range ε (the lower one with `epsilon_high`).")
     epsilon_high: float | None = Field(None, description="DAPO clip-higher upper ε (e.g. 0.28).")
-    beta: float = Field(0.0, ge=0, description="Weight of the k3 KL to the reference; 0 skips the reference model.")
+    beta: float = Field(
+        0.0, ge=0, description="Weight of the k3 KL to the reference; 0 skips the reference model."
+    )
     inner_updates: int = Field(1, ge=1, description="μ: optimisation passes over each batch of rollouts.")
     grad_accumulation: int = Field(1, ge=1, description="Micro-batches per optimiser step.")
     scale_rewards: bool = Field(True, description="Divide advantages by the group std (False = Dr. GRPO).")
     loss_aggregation: Literal["token", "sequence"] = Field(
-        "token", description="`token`: mean over all tokens of the batch (DAPO); `sequence`: per sequence, then mean (GRPO).")
+        "token",
+        description="`token`: mean over all tokens of the batch (DAPO); `sequence`: per sequence, "
+        "then mean (GRPO).",
+    )
     max_grad_norm: float = 1.0
 
     sampling: Literal["uniform", "prioritized", "curriculum"] = "uniform"
-    curriculum_steps: int = Field(100, ge=1, description="Steps until the curriculum includes the hardest prompts.")
+    curriculum_steps: int = Field(
+        100, ge=1, description="Steps until the curriculum includes the hardest prompts."
+    )
 
-    sft_warmup_steps: int = Field(0, ge=0, description="Supervised steps on the task's reference answers first.")
+    sft_warmup_steps: int = Field(
+        0, ge=0, description="Supervised steps on the task's reference answers first."
+    )
     sft_learning_rate: float = 3e-3
 
     plot_every: int = Field(10, ge=1)

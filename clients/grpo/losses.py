@@ -24,9 +24,17 @@ def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     return torch.exp(log_ratio) - log_ratio - 1
 
 
-def clipped_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-                 epsilon: float, epsilon_high: float | None = None, beta: float = 0.0,
-                 ref_logp: torch.Tensor | None = None, aggregation: str = "token") -> tuple[torch.Tensor, dict[str, float]]:
+def clipped_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    epsilon: float,
+    epsilon_high: float | None = None,
+    beta: float = 0.0,
+    ref_logp: torch.Tensor | None = None,
+    aggregation: str = "token",
+) -> tuple[torch.Tensor, dict[str, float]]:
     """−min(ρ A, clip(ρ, 1−ε, 1+ε_high) A) + β KL per token, aggregated over the completion tokens.
 
     `logp`, `old_logp`, `ref_logp`, `mask`: [batch, tokens]; `advantages`: [batch].
@@ -54,5 +62,8 @@ def clipped_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.T
     with torch.no_grad():
         tokens = mask.sum().clamp(min=1)
         was_clipped = (clipped < unclipped).to(logp.dtype)  # the clip bound was the smaller term
-        stats = {"clip_fraction": float((was_clipped * mask).sum() / tokens), "kl": float((kl * mask).sum() / tokens)}
+        stats = {
+            "clip_fraction": float((was_clipped * mask).sum() / tokens),
+            "kl": float((kl * mask).sum() / tokens),
+        }
     return loss, stats

@@ -17,7 +17,9 @@ def plot_rewards(metrics_file: Path, output: Path, window: int = 5) -> None:
         return
     steps = [row["step"] for row in rows]
     figure, axis = plt.subplots(figsize=(8, 4.5))
-    names = ["reward"] + sorted({key[len("reward/"):] for row in rows for key in row if key.startswith("reward/")})
+    names = ["reward"] + sorted(
+        {key[len("reward/") :] for row in rows for key in row if key.startswith("reward/")}
+    )
     for name in names:
         key = "reward_mean" if name == "reward" else f"reward/{name}"
         values = [row.get(key) for row in rows]
@@ -25,9 +27,13 @@ def plot_rewards(metrics_file: Path, output: Path, window: int = 5) -> None:
         if not points:
             continue
         xs, ys = zip(*points, strict=True)
-        smoothed = [sum(ys[max(0, i - window + 1): i + 1]) / len(ys[max(0, i - window + 1): i + 1])
-                    for i in range(len(ys))]
-        line = axis.plot(xs, smoothed, label=f"{name} (mean of {window})", linewidth=2 if name == "reward" else 1)
+        smoothed = [
+            sum(ys[max(0, i - window + 1) : i + 1]) / len(ys[max(0, i - window + 1) : i + 1])
+            for i in range(len(ys))
+        ]
+        line = axis.plot(
+            xs, smoothed, label=f"{name} (mean of {window})", linewidth=2 if name == "reward" else 1
+        )
         axis.scatter(xs, ys, s=6, alpha=0.3, color=line[0].get_color())
     axis.set_xlabel("step")
     axis.set_ylabel("reward")

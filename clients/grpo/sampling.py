@@ -10,10 +10,18 @@ PRIORITY_FLOOR = 0.05  # solved prompts keep a small chance, so a regression is 
 
 
 class PromptSampler:
-    def __init__(self, count: int, mode: str = "uniform", difficulties: list[float] | None = None,
-                 curriculum_steps: int = 100, seed: int = 0) -> None:
+    def __init__(
+        self,
+        count: int,
+        mode: str = "uniform",
+        difficulties: list[float] | None = None,
+        curriculum_steps: int = 100,
+        seed: int = 0,
+    ) -> None:
         self.count, self.mode, self.curriculum_steps = count, mode, curriculum_steps
-        self.difficulties = np.asarray(difficulties if difficulties is not None else [0.0] * count, dtype=float)
+        self.difficulties = np.asarray(
+            difficulties if difficulties is not None else [0.0] * count, dtype=float
+        )
         self.success = np.zeros(count)  # running success rate s_i
         self.seen = np.zeros(count)
         self.rng = np.random.default_rng(seed)
@@ -43,7 +51,11 @@ class PromptSampler:
         self.success[index] += (success_rate - self.success[index]) / self.seen[index]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"success": self.success.tolist(), "seen": self.seen.tolist(), "rng": self.rng.bit_generator.state}
+        return {
+            "success": self.success.tolist(),
+            "seen": self.seen.tolist(),
+            "rng": self.rng.bit_generator.state,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.success = np.asarray(state["success"])

@@ -20,9 +20,16 @@ class Problem:
 def addition_task() -> list[Problem]:
     """Single-digit addition in the `<think>…</think><answer>…</answer>` format: learnable on a CPU in
     minutes, graded by Referee's `math` (the answer tag) and `format` rewards."""
-    return [Problem(prompt=f"{a}+{b}=?", answer=str(a + b), difficulty=float(a + b),
-                    reference=f"<think>{a}+{b}={a + b}</think><answer>{a + b}</answer>")
-            for a in range(10) for b in range(10)]
+    return [
+        Problem(
+            prompt=f"{a}+{b}=?",
+            answer=str(a + b),
+            difficulty=float(a + b),
+            reference=f"<think>{a}+{b}={a + b}</think><answer>{a + b}</answer>",
+        )
+        for a in range(10)
+        for b in range(10)
+    ]
 
 
 def load_problems(task: str | None, dataset: Path | None) -> list[Problem]:
@@ -31,8 +38,14 @@ def load_problems(task: str | None, dataset: Path | None) -> list[Problem]:
         for line in dataset.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                problems.append(Problem(prompt=row.pop("prompt"), answer=str(row.pop("answer", "")),
-                                        difficulty=float(row.pop("difficulty", 0.0)), extra=row))
+                problems.append(
+                    Problem(
+                        prompt=row.pop("prompt"),
+                        answer=str(row.pop("answer", "")),
+                        difficulty=float(row.pop("difficulty", 0.0)),
+                        extra=row,
+                    )
+                )
         return problems
     if task == "addition":
         return addition_task()

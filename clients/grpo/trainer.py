@@ -53,17 +53,29 @@ class GRPOTrainer:
         source = str(checkpoint) if resuming else self._model_path(config.model)
         self.tokenizer = AutoTokenizer.from_pretrained(source)
         self.tokenizer.padding_side = "left"
-        self.model = AutoModelForCausalLM.from_pretrained(source, dtype=pick_dtype(self.device)).to(self.device)
+        self.model = AutoModelForCausalLM.from_pretrained(source, dtype=pick_dtype(self.device)).to(
+            self.device
+        )
         self.reference = None
         if config.beta > 0:
             reference_source = config.reference_model or self._model_path(config.model)
-            self.reference = AutoModelForCausalLM.from_pretrained(reference_source, dtype=pick_dtype(
-                self.device)).to(self.device).eval().requires_grad_(False)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate,
-                                           weight_decay=config.weight_decay)
+            self.reference = (
+                AutoModelForCausalLM.from_pretrained(reference_source, dtype=pick_dtype(self.device))
+                .to(self.device)
+                .eval()
+                .requires_grad_(False)
+            )
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
         self.problems: list[Problem] = load_problems(config.task, config.dataset)
-        self.sampler = PromptSampler(len(self.problems), config.sampling, [p.difficulty for p in self.problems],
-                                     config.curriculum_steps, config.seed)
+        self.sampler = PromptSampler(
+            len(self.problems),
+            config.sampling,
+            [p.difficulty for p in self.problems],
+            config.curriculum_steps,
+            config.seed,
+        )
         self.client = client or RefereeClient(config.referee_url, api_key=config.api_key)
         self.metrics_file = self.output / "metrics.jsonl"
         self.step = 0
@@ -100,10 +112,16 @@ class GRPOTrainer:
         for _ in tqdm(range(self.config.sft_warmup_steps), desc="warm-up", leave=False):
             batch = random.sample(examples, min(16, len(examples)))
             prompts = [self.tokenizer(p.prompt, add_special_tokens=False)["input_ids"] for p in batch]
-            targets = [self.tokenizer(p.reference, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
-                       for p in batch]
-            ids, attention, mask = pack([torch.tensor(p) for p in prompts], [torch.tensor(t) for t in targets],
-                                        self.tokenizer.pad_token_id)
+            targets = [
+                self.tokenizer(p.reference, add_special_tokens=False)["input_ids"]
+                + [self.tokenizer.eos_token_id]
+                for p in batch
+            ]
+            ids, attention, mask = pack(
+                [torch.tensor(p) for p in prompts],
+                [torch.tensor(t) for t in targets],
+                self.tokenizer.pad_token_id,
+            )
             ids, attention, mask = ids.to(self.device), attention.to(self.device), mask.to(self.device)
             logp = token_logprobs(self.model, ids, attention)
             loss = -(logp * mask[:, 1:]).sum() / mask[:, 1:].sum()
@@ -114,13 +132,25 @@ class GRPOTrainer:
     # One GRPO step ------------------------------------------------------------------------------
 
     def _score(self, problem: Problem, texts: list[str], lengths: list[int], group: str) -> RewardResponse:
-        items = [{"id": f"{group}-{i}", "group": group, "prompt": problem.prompt, "completion": text,
-                  "answer": problem.answer, "completion_tokens": length, **problem.extra}
-                 for i, (text, length) in enumerate(zip(texts, lengths, strict=True))]
-        return self.client.score(items, rewards=self.config.rewards, profile=self.config.profile,
-                                 params=self.config.params)
+        items = [
+            {
+                "id": f"{group}-{i}",
+                "group": group,
+                "prompt": problem.prompt,
+                "completion": text,
+                "answer": problem.answer,
+                "completion_tokens": length,
+                **problem.extra,
+            }
+            for i, (text, length) in enumerate(zip(texts, lengths, strict=True))
+        ]
+        return self.client.score(
+            items, rewards=self.config.rewards, profile=self.config.profile, params=self.config.params
+        )
 
-    def rollouts(self, indices: list[int], scorer: ThreadPoolExecutor) -> tuple[list[dict[str, Any]], float, float]:
+    def rollouts(
+        self, indices: list[int], scorer: ThreadPoolExecutor
+    ) -> tuple[list[dict[str, Any]], float, float]:
         """Generate each group and send it to Referee at once; scoring overlaps the next generation."""
         self.model.eval()
         groups, generation_time = [], 0.0
@@ -128,13 +158,23 @@ class GRPOTrainer:
         for index in indices:
             problem = self.problems[index]
             started = time.perf_counter()
-            prompt_ids, completions, texts = generate_group(self.model, self.tokenizer, problem.prompt,
-                                                            self.config.group_size, self.config.max_new_tokens,
-                                                            self.config.temperature)
+            prompt_ids, completions, texts = generate_group(
+                self.model,
+                self.tokenizer,
+                problem.prompt,
+                self.config.group_size,
+                self.config.max_new_tokens,
+                self.config.temperature,
+            )
             generation_time += time.perf_counter() - started
-            futures.append(scorer.submit(self._score, problem, texts, [len(c) for c in completions],
-                                         f"{self.step}-{index}"))
-            groups.append({"index": index, "prompt_ids": prompt_ids, "completions": completions, "texts": texts})
+            futures.append(
+                scorer.submit(
+                    self._score, problem, texts, [len(c) for c in completions], f"{self.step}-{index}"
+                )
+            )
+            groups.append(
+                {"index": index, "prompt_ids": prompt_ids, "completions": completions, "texts": texts}
+            )
         waited = time.perf_counter()
         for group, future in zip(groups, futures, strict=True):
             group["response"] = future.result()
@@ -164,8 +204,16 @@ class GRPOTrainer:
             for rows in micro_batches:
                 logp = token_logprobs(self.model, ids[rows], attention[rows])
                 loss, step_stats = clipped_loss(
-                    logp, old_logp[rows], advantages[rows], mask[rows], config.epsilon, config.epsilon_high,
-                    config.beta, ref_logp[rows] if ref_logp is not None else None, config.loss_aggregation)
+                    logp,
+                    old_logp[rows],
+                    advantages[rows],
+                    mask[rows],
+                    config.epsilon,
+                    config.epsilon_high,
+                    config.beta,
+                    ref_logp[rows] if ref_logp is not None else None,
+                    config.loss_aggregation,
+                )
                 (loss / len(micro_batches)).backward()
                 stats["loss"].append(float(loss))
                 for key, value in step_stats.items():
@@ -175,12 +223,25 @@ class GRPOTrainer:
 
         for group in groups:
             correct = group["response"].component(next(iter(config.rewards or {"math": 1})))
-            self.sampler.update(group["index"], float(np.mean([1.0 if (v or 0) >= 1 else 0.0 for v in correct])))
+            self.sampler.update(
+                group["index"], float(np.mean([1.0 if (v or 0) >= 1 else 0.0 for v in correct]))
+            )
         return self._metrics(groups, rewards, completions, stats, generation_time, scoring_wait)
 
-    def _metrics(self, groups: list[dict[str, Any]], rewards: torch.Tensor, completions: list[torch.Tensor],
-                 stats: dict[str, list[float]], generation_time: float, scoring_wait: float) -> dict[str, Any]:
-        row: dict[str, Any] = {"step": self.step, "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std())}
+    def _metrics(
+        self,
+        groups: list[dict[str, Any]],
+        rewards: torch.Tensor,
+        completions: list[torch.Tensor],
+        stats: dict[str, list[float]],
+        generation_time: float,
+        scoring_wait: float,
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "step": self.step,
+            "reward_mean": float(rewards.mean()),
+            "reward_std": float(rewards.std()),
+        }
         names = {name for g in groups for r in g["response"].results for name in r.scores}
         for name in sorted(names):
             values = [r.scores.get(name) for g in groups for r in g["response"].results]
@@ -200,8 +261,10 @@ class GRPOTrainer:
     def train(self) -> list[dict[str, Any]]:
         self.warm_up()
         history = []
-        with ThreadPoolExecutor(max_workers=4) as scorer, \
-                tqdm(total=self.config.steps, initial=self.step, desc="GRPO", unit="step") as progress:
+        with (
+            ThreadPoolExecutor(max_workers=4) as scorer,
+            tqdm(total=self.config.steps, initial=self.step, desc="GRPO", unit="step") as progress,
+        ):
             while self.step < self.config.steps:
                 row = self.train_step(scorer)
                 with self.metrics_file.open("a") as out:
@@ -224,10 +287,18 @@ class GRPOTrainer:
         partial.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(partial)
         self.tokenizer.save_pretrained(partial)
-        torch.save({"optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
-                    "numpy_rng": np.random.get_state(), "python_rng": random.getstate()}, partial / "optimizer.pt")
-        (partial / "trainer_state.json").write_text(json.dumps({"step": self.step,
-                                                                "sampler": self.sampler.state_dict()}))
+        torch.save(
+            {
+                "optimizer": self.optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "numpy_rng": np.random.get_state(),
+                "python_rng": random.getstate(),
+            },
+            partial / "optimizer.pt",
+        )
+        (partial / "trainer_state.json").write_text(
+            json.dumps({"step": self.step, "sampler": self.sampler.state_dict()})
+        )
         if directory.exists():
             old = directory.with_name(directory.name + ".old")
             directory.rename(old)

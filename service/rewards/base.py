@@ -1,7 +1,7 @@
 """What every reward function shares: its result type, its context and its registry entry.
 
 A reward is a plain function `fn(items, params, ctx) -> list[Score]`, one score per item, in
-order. It never raises for bad user data: an item it cannot score gets `Score.fail(reason)`.
+order. It never raises for bad user data: an item it cannot score gets `Score.fail(kind, detail)`.
 """
 
 from __future__ import annotations
@@ -12,17 +12,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from service.schemas import Item
+from service.api.schemas import Item
+from service.grading.errors import ErrorKind, ScoreError
+from service.runtime.resources import ResourceName, Resources
 
 
 @dataclass(frozen=True, slots=True)
 class Score:
+    """A value (None when it could not be computed) and, for a null or a remark, why."""
+
     value: float | None
-    error: str | None = None
+    error: ScoreError | None = None
 
     @classmethod
-    def fail(cls, error: str) -> Score:
-        return cls(None, error)
+    def fail(cls, kind: ErrorKind, detail: str = "") -> Score:
+        return cls(None, ScoreError(kind, detail))
+
+    @classmethod
+    def remark(cls, value: float, kind: ErrorKind, detail: str = "") -> Score:
+        """A real score that comes with an explanation (e.g. 0.0 and "no python code block")."""
+        return cls(value, ScoreError(kind, detail))
 
 
 class NoParams(BaseModel):
@@ -33,19 +42,13 @@ class NoParams(BaseModel):
 class RewardContext:
     """Shared resources for reward functions, and what earlier rewards of the request computed.
 
-    Resources are `None` when the service runs without them (e.g. no reward model loaded);
-    the registry marks rewards that need a missing resource as unavailable.
+    The engine checks a reward's `resources` before calling it, so a reward reads them with
+    `ctx.resources.required(...)`-style access knowing they are there.
     """
 
-    resources: dict[str, Any] = field(default_factory=dict)
+    resources: Resources = field(default_factory=Resources)
     scores: dict[str, list[Score]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-    def resource(self, name: str) -> Any:
-        value = self.resources.get(name)
-        if value is None:
-            raise RuntimeError(f"resource {name!r} is not configured on this server")
-        return value
 
 
 RewardFn = Callable[[Sequence[Item], Any, RewardContext], list[Score]]
@@ -59,8 +62,8 @@ class Reward:
     params: type[BaseModel] = NoParams
     requires: tuple[str, ...] = ()
     """Item fields that must be present (checked before scoring: 422 naming the item)."""
-    resources: tuple[str, ...] = ()
-    """Context resources it needs (`math_pool`, `sandbox`, `verifier`)."""
+    resources: tuple[ResourceName, ...] = ()
+    """Fields of `Resources` it needs (checked before scoring: 422 when one is not configured)."""
     group_reward: bool = False
     """Scores depend on the other items of the same rollout group."""
     depends_on: Callable[[Any], tuple[str, ...]] = lambda params: ()
@@ -79,6 +82,17 @@ class Profile:
 
     weights: dict[str, float]
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The rewards and profiles a server offers. The app gets one; tests build their own."""
+
+    rewards: dict[str, Reward]
+    profiles: dict[str, Profile] = field(default_factory=dict)
+
+    def known(self) -> str:
+        return ", ".join(sorted(self.rewards))
 
 
 def group_indices(items: Sequence[Item]) -> dict[str, list[int]]:

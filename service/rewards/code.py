@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandboxes import RunRequest, RunResult, Sandbox, SandboxUnavailable, Status
 from sandboxes.languages import LANGUAGES
+from service.api.schemas import Item
+from service.grading.errors import ErrorKind
 from service.rewards.base import RewardContext, Score
-from service.schemas import Item
+from service.runtime.resources import required
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.S)
 
@@ -32,8 +34,12 @@ class CodeParams(BaseModel):
 
     all_or_nothing: bool = Field(False, description="1.0 only if every test passes, else 0.0.")
     early_stop: bool = Field(False, description="Stop at the first failing test (the rest count as failed).")
-    float_tolerance: float | None = Field(None, ge=0, description="Compare numeric output tokens with this "
-                                          "absolute-or-relative tolerance instead of exactly.")
+    float_tolerance: float | None = Field(
+        None,
+        ge=0,
+        description="Compare numeric output tokens with this "
+        "absolute-or-relative tolerance instead of exactly.",
+    )
     time_limit_s: float = Field(5.0, gt=0, le=60, description="Per test run.")
     memory_limit_mb: int = Field(512, ge=32, le=8192)
     backend: str | None = Field(None, description="`local` or `docker`; default: the server's.")
@@ -94,7 +100,9 @@ class ScriptTests(BaseModel):
 
 def plan_tests(code: str, language: str, tests: list[Any]) -> StdioTests | ScriptTests:
     if all(isinstance(t, dict) and "input" in t for t in tests):
-        return StdioTests(inputs=[str(t["input"]) for t in tests], outputs=[str(t.get("output", "")) for t in tests])
+        return StdioTests(
+            inputs=[str(t["input"]) for t in tests], outputs=[str(t.get("output", "")) for t in tests]
+        )
     if language != "python":
         raise ValueError("assert-style tests are Python only; use input/output tests for other languages")
     programs = []
@@ -106,10 +114,13 @@ def plan_tests(code: str, language: str, tests: list[Any]) -> StdioTests | Scrip
         elif isinstance(test, dict) and "check" in test and "entry_point" in test:
             body = f"{test['check']}\n\ncheck({test['entry_point']})"
         else:
-            raise ValueError("each test is {input, output}, an assert string, {assert} or {check, entry_point}")
+            raise ValueError(
+                "each test is {input, output}, an assert string, {assert} or {check, entry_point}"
+            )
         # The last line echoes a secret sent on stdin: a solution that calls exit(0) early does not pass.
-        programs.append(f"{code}\n\n{body}\n\nimport sys as _referee_sys\n"
-                        f"print(_referee_sys.stdin.readline().strip())\n")
+        programs.append(
+            f"{code}\n\n{body}\n\nimport sys as _referee_sys\nprint(_referee_sys.stdin.readline().strip())\n"
+        )
     return ScriptTests(programs=programs)
 
 
@@ -128,17 +139,25 @@ def failure_message(index: int, result: RunResult, scripted: bool) -> str:
     return f"test {index + 1}: {'did not run to the end of the test' if scripted else 'wrong answer'}"
 
 
-def _run_plan(sandbox: Sandbox, plan: StdioTests | ScriptTests, code: str, language: str,
-              params: CodeParams) -> tuple[list[RunResult], list[bool]]:
+def _run_plan(
+    sandbox: Sandbox, plan: StdioTests | ScriptTests, code: str, language: str, params: CodeParams
+) -> tuple[list[RunResult], list[bool]]:
     """Run the tests of one item: (results, which passed), stopping early when asked."""
-    limits = {"language": language, "time_limit_s": params.time_limit_s, "memory_limit_mb": params.memory_limit_mb}
+    limits = {
+        "language": language,
+        "time_limit_s": params.time_limit_s,
+        "memory_limit_mb": params.memory_limit_mb,
+    }
     if isinstance(plan, StdioTests):
+
         def stop(index: int, result: RunResult) -> bool:
             return params.early_stop and not stdio_passes(result, plan.outputs[index], params.float_tolerance)
 
         results = sandbox.run_tests(RunRequest(source=code, **limits), plan.inputs, stop=stop)
-        return results, [stdio_passes(r, want, params.float_tolerance)
-                         for r, want in zip(results, plan.outputs, strict=False)]
+        return results, [
+            stdio_passes(r, want, params.float_tolerance)
+            for r, want in zip(results, plan.outputs, strict=False)
+        ]
     secret = secrets.token_hex(16)
     results, passes = [], []
     for program in plan.programs:
@@ -152,33 +171,41 @@ def _run_plan(sandbox: Sandbox, plan: StdioTests | ScriptTests, code: str, langu
 def _score_item(item: Item, params: CodeParams, ctx: RewardContext) -> Score:
     language = str(item.get("language") or params.default_language).lower()
     if language not in LANGUAGES:
-        return Score.fail(f"unknown language {language!r}; known: {', '.join(sorted(LANGUAGES))}")
+        return Score.fail(
+            ErrorKind.invalid_item, f"unknown language {language!r}; known: {', '.join(sorted(LANGUAGES))}"
+        )
     tests = item.get("tests")
     if not isinstance(tests, list) or not tests:
-        return Score.fail("item field `tests` must be a non-empty list")
+        return Score.fail(ErrorKind.invalid_item, "item field `tests` must be a non-empty list")
     code = extract_code(item.text, language)
     if code is None:
-        return Score(0.0, f"no {language} code block in the completion")
+        return Score.remark(0.0, ErrorKind.no_answer, f"no {language} code block in the completion")
     try:
         plan = plan_tests(code, language, tests)
-        sandbox = ctx.resource("sandboxes").get(params.backend)
+    except ValueError as exc:
+        return Score.fail(ErrorKind.invalid_item, str(exc))
+    try:
+        sandbox = required(ctx.resources.sandboxes, "sandboxes").get(params.backend)
         results, passes = _run_plan(sandbox, plan, code, language, params)
-    except (ValueError, SandboxUnavailable) as exc:  # e.g. the docker daemon went away: null, not 0
-        return Score.fail(str(exc))
+    except (SandboxUnavailable, ValueError) as exc:  # e.g. the docker daemon went away: null, not 0
+        return Score.fail(ErrorKind.sandbox_unavailable, str(exc))
 
     broken = next((r for r in results if r.status == Status.sandbox_error), None)
     if broken is not None:
-        return Score.fail(f"sandbox error: {broken.error}")
+        return Score.fail(ErrorKind.sandbox_error, broken.error or "")
     if results and results[0].status == Status.compile_error:
-        return Score(0.0, f"compile error: {results[0].compile_output.strip()[:500]}")
+        return Score.remark(0.0, ErrorKind.compile_error, results[0].compile_output.strip()[:500])
     scripted = isinstance(plan, ScriptTests)
-    problems = [failure_message(i, r, scripted) for i, (r, ok) in enumerate(zip(results, passes, strict=True))
-                if not ok]
+    problems = [
+        failure_message(i, r, scripted)
+        for i, (r, ok) in enumerate(zip(results, passes, strict=True))
+        if not ok
+    ]
     if len(results) < len(tests):
         problems.append(f"stopped after test {len(results)} of {len(tests)}")
     passed = sum(passes)
     value = float(passed == len(tests)) if params.all_or_nothing else passed / len(tests)
-    return Score(value, "; ".join(problems) or None)
+    return Score.remark(value, ErrorKind.tests_failed, "; ".join(problems)) if problems else Score(value)
 
 
 def code_reward(items: Sequence[Item], params: CodeParams, ctx: RewardContext) -> list[Score]:
@@ -187,6 +214,6 @@ def code_reward(items: Sequence[Item], params: CodeParams, ctx: RewardContext) -
     Runs in the sandbox (compiled once per item for C/C++); `all_or_nothing` and `early_stop` by
     param. `errors` says what failed: no code block, compile error, test 3 timed out, ...
     """
-    sandboxes = ctx.resource("sandboxes")
+    sandboxes = required(ctx.resources.sandboxes, "sandboxes")
     with ThreadPoolExecutor(max_workers=max(1, sandboxes.concurrency)) as executor:
         return list(executor.map(lambda item: _score_item(item, params, ctx), items))

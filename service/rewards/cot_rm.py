@@ -8,17 +8,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rm_models.verdicts import Judgement
-from service.answer_extraction import extract_answer
+from service.api.schemas import Item
+from service.grading.errors import ErrorKind, ScoreError
+from service.grading.math.extraction import extract_answer
 from service.rewards.base import RewardContext, Score
-from service.schemas import Item
+from service.runtime.resources import required
 
 
 class CotRmParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     response: Literal["full", "final_answer"] = Field(
-        "full", description="What the verifier reads: the whole completion, or only its final answer "
-        "(last \\boxed{}, <answer> tag, 'the answer is', last number).")
+        "full",
+        description="What the verifier reads: the whole completion, or only its final answer "
+        "(last \\boxed{}, <answer> tag, 'the answer is', last number).",
+    )
 
 
 def cot_rm_reward(items: Sequence[Item], params: CotRmParams, ctx: RewardContext) -> list[Score]:
@@ -31,5 +35,10 @@ def cot_rm_reward(items: Sequence[Item], params: CotRmParams, ctx: RewardContext
             extraction = extract_answer(response)
             response = extraction.answer if extraction else response
         judgements.append(Judgement(item.prompt_text, str(item.answer), response))
-    verdicts = ctx.resource("verifier").score(judgements)
-    return [Score(v.score, v.error) if v.score is not None else Score.fail(v.error or "no verdict") for v in verdicts]
+    verdicts = required(ctx.resources.verifier, "verifier").score(judgements)
+    return [
+        Score(v.score, ScoreError(ErrorKind.model_error, v.error) if v.error else None)
+        if v.score is not None
+        else Score.fail(ErrorKind.model_error, v.error or "no verdict")
+        for v in verdicts
+    ]

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.api.schemas import Item
 from service.rewards.base import RewardContext, Score
-from service.schemas import Item
 
 
 class FormatParams(BaseModel):
@@ -16,12 +16,16 @@ class FormatParams(BaseModel):
 
     think_tag: str = Field("think", pattern=r"^[A-Za-z_][\w\-]*$", description="Reasoning tag name.")
     answer_tag: str | None = Field(
-        None, pattern=r"^[A-Za-z_][\w\-]*$",
+        None,
+        pattern=r"^[A-Za-z_][\w\-]*$",
         description="Answer tag name (`answer` for the R1-Zero template); `null`: any non-empty text after "
-        "the reasoning is the answer (R1 and most reasoning models).")
+        "the reasoning is the answer (R1 and most reasoning models).",
+    )
     prefilled_think: bool = Field(
-        False, description="The chat template already put the opening reasoning tag into the prompt, so the "
-        "completion starts inside the reasoning.")
+        False,
+        description="The chat template already put the opening reasoning tag into the prompt, so the "
+        "completion starts inside the reasoning.",
+    )
 
 
 def _with_prefill(text: str, params: FormatParams) -> str:
@@ -74,7 +78,12 @@ def tags_reward(items: Sequence[Item], params: TagsParams, ctx: RewardContext) -
     A tag counts when it occurs once and after the tag before it (opening reasoning, closing
     reasoning, opening answer, closing answer), so a model gets a gradient toward the full format.
     """
-    names = (f"<{params.think_tag}>", f"</{params.think_tag}>", f"<{params.answer_tag}>", f"</{params.answer_tag}>")
+    names = (
+        f"<{params.think_tag}>",
+        f"</{params.think_tag}>",
+        f"<{params.answer_tag}>",
+        f"</{params.answer_tag}>",
+    )
     scores = []
     for item in items:
         text = item.text

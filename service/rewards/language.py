@@ -7,27 +7,77 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.api.schemas import Item
 from service.rewards.base import RewardContext, Score
 from service.rewards.format import FormatParams, split_reasoning
-from service.schemas import Item
 
 # Languages written in a script no other common language shares are told apart by script alone.
 SCRIPT_OF_LANGUAGE = {
-    "zh": "han", "ja": "japanese", "ko": "hangul", "ru": "cyrillic", "uk": "cyrillic", "bg": "cyrillic",
-    "sr": "cyrillic", "ar": "arabic", "fa": "arabic", "ur": "arabic", "he": "hebrew", "el": "greek",
-    "hi": "devanagari", "mr": "devanagari", "ne": "devanagari", "th": "thai", "bn": "bengali", "ta": "tamil",
-    "ka": "georgian", "hy": "armenian",
+    "zh": "han",
+    "ja": "japanese",
+    "ko": "hangul",
+    "ru": "cyrillic",
+    "uk": "cyrillic",
+    "bg": "cyrillic",
+    "sr": "cyrillic",
+    "ar": "arabic",
+    "fa": "arabic",
+    "ur": "arabic",
+    "he": "hebrew",
+    "el": "greek",
+    "hi": "devanagari",
+    "mr": "devanagari",
+    "ne": "devanagari",
+    "th": "thai",
+    "bn": "bengali",
+    "ta": "tamil",
+    "ka": "georgian",
+    "hy": "armenian",
 }
 # Languages the per-sentence identifier chooses among (a closed set keeps short sentences sane).
-IDENTIFIED_LANGUAGES = ["en", "es", "fr", "de", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "sk", "ro",
-                        "hu", "tr", "id", "ms", "vi", "ca", "hr", "sl", "et", "lv", "lt", "ru", "uk", "bg", "sr",
-                        "ar", "fa", "ur"]
+IDENTIFIED_LANGUAGES = [
+    "en",
+    "es",
+    "fr",
+    "de",
+    "it",
+    "pt",
+    "nl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "pl",
+    "cs",
+    "sk",
+    "ro",
+    "hu",
+    "tr",
+    "id",
+    "ms",
+    "vi",
+    "ca",
+    "hr",
+    "sl",
+    "et",
+    "lv",
+    "lt",
+    "ru",
+    "uk",
+    "bg",
+    "sr",
+    "ar",
+    "fa",
+    "ur",
+]
 
 _NOT_PROSE = re.compile(
-    r"```.*?(?:```|$)|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|\\\[.*?\\\]|\\\(.*?\\\)|https?://\S+", re.S)
+    r"```.*?(?:```|$)|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|\\\[.*?\\\]|\\\(.*?\\\)|https?://\S+", re.S
+)
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？;；])\s*|\n+")
 _IDENTIFIER_LOCK = threading.Lock()
@@ -37,10 +87,17 @@ class LanguageParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     think_tag: str = Field("think", description="Only the text inside this tag is scored, when present.")
-    default_language: str = Field("en", description="Target when the item has no `target_language` and "
-                                  "the prompt's language cannot be told.")
-    min_confidence: float = Field(0.8, ge=0, le=1, description="A same-script sentence counts as foreign "
-                                  "only when the identifier is at least this sure.")
+    default_language: str = Field(
+        "en",
+        description="Target when the item has no `target_language` and the prompt's language cannot be told.",
+    )
+    min_confidence: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="A same-script sentence counts as foreign "
+        "only when the identifier is at least this sure.",
+    )
 
 
 def script_of(char: str) -> str | None:
@@ -48,11 +105,22 @@ def script_of(char: str) -> str | None:
     name = unicodedata.name(char, "")
     if name.startswith("CJK") or "IDEOGRAPH" in name:
         return "han"
-    for prefix, script in (("HIRAGANA", "japanese"), ("KATAKANA", "japanese"), ("HANGUL", "hangul"),
-                           ("LATIN", "latin"), ("CYRILLIC", "cyrillic"), ("ARABIC", "arabic"),
-                           ("HEBREW", "hebrew"), ("GREEK", "greek"), ("DEVANAGARI", "devanagari"),
-                           ("THAI", "thai"), ("BENGALI", "bengali"), ("TAMIL", "tamil"),
-                           ("GEORGIAN", "georgian"), ("ARMENIAN", "armenian")):
+    for prefix, script in (
+        ("HIRAGANA", "japanese"),
+        ("KATAKANA", "japanese"),
+        ("HANGUL", "hangul"),
+        ("LATIN", "latin"),
+        ("CYRILLIC", "cyrillic"),
+        ("ARABIC", "arabic"),
+        ("HEBREW", "hebrew"),
+        ("GREEK", "greek"),
+        ("DEVANAGARI", "devanagari"),
+        ("THAI", "thai"),
+        ("BENGALI", "bengali"),
+        ("TAMIL", "tamil"),
+        ("GEORGIAN", "georgian"),
+        ("ARMENIAN", "armenian"),
+    ):
         if name.startswith(prefix):
             return script
     return None
@@ -66,9 +134,10 @@ def words_by_script(text: str) -> list[tuple[str, str]]:
         run, scripts = match.group(), [script_of(c) for c in match.group()]
         start = 0
         for i in range(1, len(run) + 1):
-            if i == len(run) or scripts[i] != scripts[start] or scripts[start] in ("han", "japanese", "thai"):
-                if scripts[start] is not None:
-                    words.append((run[start:i], scripts[start]))
+            script = scripts[start]
+            if i == len(run) or scripts[i] != script or script in ("han", "japanese", "thai"):
+                if script is not None:
+                    words.append((run[start:i], script))
                 start = i
     return words
 
@@ -78,7 +147,7 @@ def expected_script(language: str) -> str:
 
 
 @cache
-def _identifier():  # noqa: ANN202 - py3langid has no types
+def _identifier() -> Any:  # py3langid has no types
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
@@ -143,8 +212,9 @@ def language_reward(items: Sequence[Item], params: LanguageParams, ctx: RewardCo
     for item in items:
         parts = split_reasoning(item.text, think)
         reasoning = parts[0] if parts else item.text
-        target = item.get("target_language") or detect_language(item.prompt_text, params.default_language,
-                                                                    params.min_confidence)
+        target = item.get("target_language") or detect_language(
+            item.prompt_text, params.default_language, params.min_confidence
+        )
         share = target_share(reasoning, str(target), params.min_confidence)
         scores.append(Score(1.0 if share is None else share))
     return scores

@@ -13,14 +13,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.api.schemas import Item
+from service.grading.errors import ErrorKind, GradingError
 from service.rewards.base import RewardContext, Score, group_indices
-from service.schemas import Item
 
 
 class LengthSource(BaseModel):
     tokenizer: str | None = Field(
-        None, description="Local path or name of a Hugging Face tokenizer, used when items lack "
-        "`completion_tokens` (needs the `rm` or `train` extra).")
+        None,
+        description="Local path or name of a Hugging Face tokenizer, used when items lack "
+        "`completion_tokens` (needs the `rm` or `train` extra).",
+    )
 
 
 @lru_cache(maxsize=4)
@@ -30,21 +33,31 @@ def load_tokenizer(name: str) -> Any:
     return AutoTokenizer.from_pretrained(name)
 
 
-def completion_lengths(items: Sequence[Item], source: LengthSource, ctx: RewardContext,
-                       reward: str) -> list[int] | str:
-    """Length of each completion, or an error string when it cannot be measured."""
-    if all(item.completion_tokens is not None for item in items):
-        return [int(item.completion_tokens) for item in items]  # type: ignore[arg-type]
+def completion_lengths(
+    items: Sequence[Item], source: LengthSource, ctx: RewardContext, reward: str
+) -> list[int]:
+    """Length of each completion. Raises `GradingError` when they cannot be measured."""
+    tokens = [item.completion_tokens for item in items]
+    if all(count is not None for count in tokens):
+        return [int(count or 0) for count in tokens]
     if source.tokenizer is not None:
         try:
             tokenizer = load_tokenizer(source.tokenizer)
         except ImportError:
-            return "the tokenizer option needs transformers: pip install 'referee[rm]'"
+            raise GradingError(
+                "the tokenizer option needs transformers: pip install 'referee[rm]'",
+                ErrorKind.tokenizer_unavailable,
+            ) from None
         except Exception as exc:
-            return f"cannot load tokenizer {source.tokenizer!r}: {type(exc).__name__}: {exc}"
+            raise GradingError(
+                f"cannot load tokenizer {source.tokenizer!r}: {type(exc).__name__}: {exc}",
+                ErrorKind.tokenizer_unavailable,
+            ) from None
         return [len(tokenizer(item.text, add_special_tokens=False)["input_ids"]) for item in items]
-    ctx.notes.append(f"{reward}: lengths measured in characters (items lack completion_tokens and no "
-                     "tokenizer param was given)")
+    ctx.notes.append(
+        f"{reward}: lengths measured in characters (items lack completion_tokens and no "
+        "tokenizer param was given)"
+    )
     return [len(item.text) for item in items]
 
 
@@ -52,7 +65,9 @@ class LengthParams(LengthSource):
     model_config = ConfigDict(extra="forbid")
 
     correct_from: str = Field("math", description="Reward whose score says whether a completion is correct.")
-    correct_threshold: float = Field(1.0, description="A completion is correct when that score is at least this.")
+    correct_threshold: float = Field(
+        1.0, description="A completion is correct when that score is at least this."
+    )
 
 
 def length_reward(items: Sequence[Item], params: LengthParams, ctx: RewardContext) -> list[Score]:
@@ -61,21 +76,25 @@ def length_reward(items: Sequence[Item], params: LengthParams, ctx: RewardContex
     Correct completions get λ, wrong ones min(0, λ); a group whose lengths are all equal gets 0.
     Correctness is read from the `correct_from` reward, computed first.
     """
-    lengths = completion_lengths(items, params, ctx, "length")
-    if isinstance(lengths, str):
-        return [Score.fail(lengths)] * len(items)
+    try:
+        lengths = completion_lengths(items, params, ctx, "length")
+    except GradingError as exc:
+        return [Score(None, exc.error)] * len(items)
     correctness = ctx.scores[params.correct_from]
     scores: list[Score] = [Score(0.0)] * len(items)
     for indices in group_indices(items).values():
         shortest, longest = min(lengths[i] for i in indices), max(lengths[i] for i in indices)
         for i in indices:
             if correctness[i].value is None:
-                scores[i] = Score.fail(f"correctness unknown ({params.correct_from}: {correctness[i].error})")
+                scores[i] = Score.fail(
+                    ErrorKind.dependency_failed,
+                    f"correctness unknown ({params.correct_from}: {correctness[i].error})",
+                )
                 continue
             if longest == shortest:
                 continue
             penalty = 0.5 - (lengths[i] - shortest) / (longest - shortest)
-            correct = correctness[i].value >= params.correct_threshold
+            correct = (correctness[i].value or 0.0) >= params.correct_threshold
             scores[i] = Score(penalty if correct else min(0.0, penalty))
     return scores
 
@@ -84,8 +103,11 @@ class OverlongParams(LengthSource):
     model_config = ConfigDict(extra="forbid")
 
     max_length: int = Field(..., gt=0, description="L_max: longer completions get −1.")
-    cache_length: int = Field(..., ge=0, description="L_cache: the punishment ramps from 0 to −1 over the "
-                              "last L_cache tokens before L_max.")
+    cache_length: int = Field(
+        ...,
+        ge=0,
+        description="L_cache: the punishment ramps from 0 to −1 over the last L_cache tokens before L_max.",
+    )
 
     @model_validator(mode="after")
     def _cache_inside_max(self) -> OverlongParams:
@@ -96,9 +118,10 @@ class OverlongParams(LengthSource):
 
 def overlong_reward(items: Sequence[Item], params: OverlongParams, ctx: RewardContext) -> list[Score]:
     """DAPO soft overlong punishment: 0 up to L_max − L_cache, then linear down to −1 at L_max, −1 beyond."""
-    lengths = completion_lengths(items, params, ctx, "overlong")
-    if isinstance(lengths, str):
-        return [Score.fail(lengths)] * len(items)
+    try:
+        lengths = completion_lengths(items, params, ctx, "overlong")
+    except GradingError as exc:
+        return [Score(None, exc.error)] * len(items)
     expected = params.max_length - params.cache_length
     scores = []
     for length in lengths:

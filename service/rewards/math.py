@@ -6,23 +6,28 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.answer_extraction import extract_answer
-from service.math_grader import GOLD_UNPARSEABLE, LogBase, grade, quick_verdict
+from service.api.schemas import Item
+from service.grading.math.equivalence import LogBase, quick_verdict, sympy_verdict
+from service.grading.math.extraction import extract_answer
 from service.rewards.base import RewardContext, Score
-from service.schemas import Item
+from service.runtime.resources import required
 
 
 class MathParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timeout_s: float = Field(5.0, gt=0, le=120, description="Hard per-item limit; the worker is killed past it.")
+    timeout_s: float = Field(
+        5.0, gt=0, le=120, description="Hard per-item limit; the worker is killed past it."
+    )
     log_base: LogBase = Field(
-        "e", description="Base of a bare `\\log`. Natural by default (what `\\log` means in most math "
-        "datasets and in analysis); `10` is math-verify's reading.")
+        "e",
+        description="Base of a bare `\\log`. Natural by default (what `\\log` means in most math "
+        "datasets and in analysis); `10` is math-verify's reading.",
+    )
 
 
 def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -> list[Score]:
-    """1.0 if the final answer (last \\boxed{}, <answer> tag, "the answer is", last number) equals the gold answer.
+    """1.0 if the final answer (last \\boxed{}, <answer> tag, "the answer is", last number) equals the gold.
 
     Identical (gold, answer) pairs are graded once; plain numbers and identical strings skip sympy;
     the rest goes to killable worker processes with a hard timeout.
@@ -46,15 +51,16 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
             verdicts[key] = Score(float(quick))
 
     if pending:
-        outcomes = ctx.resource("math_pool").map(grade, [(*key, params.log_base) for key in pending],
-                                                  timeout=params.timeout_s)
+        pool = required(ctx.resources.math_pool, "math_pool")
+        outcomes = pool.map(
+            sympy_verdict, [(*key, params.log_base) for key in pending], timeout=params.timeout_s
+        )
         for key, outcome in zip(pending, outcomes, strict=True):
-            if outcome.error is not None:
-                verdicts[key] = Score.fail(outcome.error)
-            elif outcome.value == GOLD_UNPARSEABLE:
-                verdicts[key] = Score.fail(GOLD_UNPARSEABLE)
-            else:
-                verdicts[key] = Score(float(outcome.value))
+            verdicts[key] = (
+                Score(None, outcome.error) if outcome.error is not None else Score(float(outcome.value))
+            )
 
-    return [Score(0.0) if answer is None else verdicts[(str(item.answer), answer)]
-            for item, answer in zip(items, answers, strict=True)]
+    return [
+        Score(0.0) if answer is None else verdicts[(str(item.answer), answer)]
+        for item, answer in zip(items, answers, strict=True)
+    ]

@@ -5,7 +5,7 @@ Adding a reward is one function in its own module plus one line here.
 
 from __future__ import annotations
 
-from service.rewards.base import Profile, Reward
+from service.rewards.base import Profile, Registry, Reward
 from service.rewards.code import CodeParams, code_reward
 from service.rewards.cot_rm import CotRmParams, cot_rm_reward
 from service.rewards.format import FormatParams, TagsParams, format_reward, tags_reward
@@ -23,9 +23,14 @@ REWARDS: dict[str, Reward] = {
     "overlong": Reward(overlong_reward, OverlongParams),
     "repetition": Reward(repetition_reward, RepetitionParams),
     "code": Reward(code_reward, CodeParams, requires=("tests",), resources=("sandboxes",)),
-    "cot_rm": Reward(cot_rm_reward, CotRmParams, requires=("prompt", "answer"), resources=("verifier",),
-                     unavailable_hint="start the server with a verifier model: `referee serve --rm-model PATH_OR_NAME` "
-                     "(or REFEREE_RM_MODEL)"),
+    "cot_rm": Reward(
+        cot_rm_reward,
+        CotRmParams,
+        requires=("prompt", "answer"),
+        resources=("verifier",),
+        unavailable_hint="start the server with a verifier model: `referee serve --rm-model PATH_OR_NAME` "
+        "(or REFEREE_RM_MODEL)",
+    ),
 }
 
 PROFILES: dict[str, Profile] = {
@@ -38,9 +43,13 @@ PROFILES: dict[str, Profile] = {
     # Kimi k1.5: accuracy + length penalty at a constant weight (after a warm-up without it).
     "kimi-math": Profile({"math": 1.0, "length": 1.0}),
     # DAPO: accuracy + soft overlong punishment with the paper's L_max = 20480, L_cache = 4096.
-    "dapo-math": Profile({"math": 1.0, "overlong": 1.0},
-                         {"overlong": {"max_length": 20480, "cache_length": 4096}}),
+    "dapo-math": Profile(
+        {"math": 1.0, "overlong": 1.0}, {"overlong": {"max_length": 20480, "cache_length": 4096}}
+    ),
     # theLMbook "GRPO from scratch": 2.0 for a correct answer, 0.2 per reasoning/answer tag (4 tags).
-    "gsm8k-lmbook": Profile({"math": 2.0, "tags": 0.8},
-                            {"tags": {"think_tag": "reasoning", "answer_tag": "answer"}}),
+    "gsm8k-lmbook": Profile(
+        {"math": 2.0, "tags": 0.8}, {"tags": {"think_tag": "reasoning", "answer_tag": "answer"}}
+    ),
 }
+
+DEFAULT_REGISTRY = Registry(REWARDS, PROFILES)

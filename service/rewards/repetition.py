@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.api.schemas import Item
 from service.rewards.base import RewardContext, Score
-from service.schemas import Item
 
 
 class RepetitionParams(BaseModel):
@@ -25,7 +25,7 @@ def repetition_reward(items: Sequence[Item], params: RepetitionParams, ctx: Rewa
     scores = []
     for item in items:
         words = item.text.lower().split()
-        ngrams = [tuple(words[i:i + params.ngram_size]) for i in range(len(words) - params.ngram_size + 1)]
+        ngrams = [tuple(words[i : i + params.ngram_size]) for i in range(len(words) - params.ngram_size + 1)]
         if not ngrams:
             scores.append(Score(0.0))
             continue

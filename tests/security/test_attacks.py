@@ -63,19 +63,23 @@ def fill(text: str, host: dict[str, str]) -> str:
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_attack(attack: Attack, sandbox: Sandbox, host: dict[str, str]) -> None:
     limits = {"time_limit_s": 5.0, "memory_limit_mb": 256, **attack.limits}
-    request = RunRequest(language=attack.language, source=fill(attack.source, host),
-                         stdin=fill(attack.stdin, host), **limits)
+    request = RunRequest(
+        language=attack.language, source=fill(attack.source, host), stdin=fill(attack.stdin, host), **limits
+    )
     started = time.monotonic()
     result = sandbox.run(request)
     elapsed = time.monotonic() - started
-    assert attack.expect(result), f"{attack.name}: {result.status} {result.stdout[-500:]!r} {result.stderr[-500:]!r}"
+    assert attack.expect(result), (
+        f"{attack.name}: {result.status} {result.stdout[-500:]!r} {result.stderr[-500:]!r}"
+    )
     if result.status == Status.timeout:
         assert elapsed <= limits["time_limit_s"] + 1.0 + (30 if attack.language == "cpp" else 0)
     assert stray_processes() == [], f"{attack.name} left processes behind"
 
 
-def test_after_the_suite_nothing_survives_and_the_host_is_intact(sandbox: Sandbox, host: dict[str, str],
-                                                                 live_server: str) -> None:
+def test_after_the_suite_nothing_survives_and_the_host_is_intact(
+    sandbox: Sandbox, host: dict[str, str], live_server: str
+) -> None:
     time.sleep(0.5)
     assert stray_processes() == []
     assert not Path(f"/tmp/{MARKER}").exists() and not Path(f"/tmp/{MARKER}-daemon").exists()

@@ -1,23 +1,36 @@
-"""The `verifier` resource: the configured reward model behind a dynamic batcher, with metrics."""
+"""The `verifier` resource: the configured reward model behind a dynamic batcher (or another
+Referee, or a Ray deployment), all behind one `Verifier` protocol."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rm_models import DynamicBatcher
 from rm_models.batcher import BatchStats
 from rm_models.verdicts import Judgement, Verdict
-from service import metrics
+from service.api import metrics
 from service.settings import Settings
 
 if TYPE_CHECKING:  # torch is only needed where the model runs, not for a RemoteVerifier
     from rm_models.verifier import GenerativeVerifier, ScalarRewardModel
 
 
+class Verifier(Protocol):
+    """What `cot_rm` needs: verdicts for judgements. Local, remote and Ray verifiers all fit."""
+
+    def score(self, judgements: list[Judgement]) -> list[Verdict]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
 class BatchedVerifier:
     """Items from every concurrent request share model batches; each request gets its own verdicts."""
 
-    def __init__(self, model: GenerativeVerifier | ScalarRewardModel, max_batch_size: int, max_wait_ms: float) -> None:
+    def __init__(
+        self, model: GenerativeVerifier | ScalarRewardModel, max_batch_size: int, max_wait_ms: float
+    ) -> None:
         self.model = model
         self._last_tokens = 0
         self.batcher = DynamicBatcher(self._score, max_batch_size, max_wait_ms, on_batch=self._record)
@@ -74,9 +87,15 @@ class RemoteVerifier:
 def build_verifier(settings: Settings) -> BatchedVerifier:
     from rm_models.verifier import GenerativeVerifier, ScalarRewardModel
 
-    if settings.rm_mode == "scalar":
-        model: GenerativeVerifier | ScalarRewardModel = ScalarRewardModel(settings.rm_model, settings.rm_device)
+    if settings.rm_model is None:
+        raise ValueError("no reward model configured: set --rm-model")
+    mode = settings.rm_mode
+    if mode == "scalar":
+        model: GenerativeVerifier | ScalarRewardModel = ScalarRewardModel(
+            settings.rm_model, settings.rm_device
+        )
     else:
-        model = GenerativeVerifier(settings.rm_model, settings.rm_template, settings.rm_mode,  # type: ignore[arg-type]
-                                   settings.rm_device, settings.rm_max_new_tokens)
+        model = GenerativeVerifier(
+            settings.rm_model, settings.rm_template, mode, settings.rm_device, settings.rm_max_new_tokens
+        )
     return BatchedVerifier(model, settings.rm_max_batch_size, settings.rm_max_wait_ms)

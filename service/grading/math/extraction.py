@@ -12,7 +12,8 @@ from dataclasses import dataclass
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
 _ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S | re.I)
 _ANSWER_PHRASE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(.+?)\s*(?:$|\n|\.(?=\s|$))", re.I)
+    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(.+?)\s*(?:$|\n|\.(?=\s|$))", re.I
+)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 # "1331 and 1728", "either 3 or 4": several values offered as the answer.
 _HEDGE = re.compile(r"-?\d[\d,]*(?:\.\d+)?\s*(?:,?\s*(?:and|or)\s+|,\s+)-?\d")
@@ -38,7 +39,7 @@ def _braced(text: str, start: int) -> tuple[str, int] | None:
         elif char == "}":
             depth -= 1
             if depth == 0:
-                return text[start + 1:i], i + 1
+                return text[start + 1 : i], i + 1
         i += 1
     return None
 
@@ -81,8 +82,12 @@ def last_number(text: str) -> str | None:
 
 
 def extract_answer(text: str) -> Extraction | None:
-    for method, extract in (("boxed", last_boxed), ("answer_tag", answer_tag), ("phrase", answer_phrase),
-                            ("last_number", last_number)):
+    for method, extract in (
+        ("boxed", last_boxed),
+        ("answer_tag", answer_tag),
+        ("phrase", answer_phrase),
+        ("last_number", last_number),
+    ):
         answer = extract(text)
         if answer:
             if method == "answer_tag":  # a box inside the tag is the more precise answer

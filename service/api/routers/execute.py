@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends
 
 from sandboxes import BACKENDS, SandboxUnavailable
-from service import metrics
-from service.dependencies import get_resources, get_settings
-from service.errors import APIError
-from service.schemas import ExecuteRequest, ExecuteResponse
+from service.api import metrics
+from service.api.dependencies import get_resources, get_settings
+from service.api.errors import APIError
+from service.api.schemas import ExecuteRequest, ExecuteResponse
+from service.runtime.resources import Resources
 from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["sandbox"])
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["sandbox"])
 @router.post("/execute", response_model=ExecuteResponse, summary="Run programs in the sandbox")
 async def execute(
     request: ExecuteRequest,
-    resources: dict[str, Any] = Depends(get_resources),
+    resources: Resources = Depends(get_resources),
     settings: Settings = Depends(get_settings),
 ) -> ExecuteResponse:
     """Every program gets a status (`ok`, `runtime_error`, `compile_error`, `timeout`, `memory_limit`,
@@ -30,15 +30,25 @@ async def execute(
     that is down answers 503."""
     programs = request.programs
     if len(programs) > settings.max_items:
-        raise APIError.at(413, ["body", "runs"], f"{len(programs)} runs is more than the limit of "
-                          f"{settings.max_items}", "too_many_items")
+        raise APIError.at(
+            413,
+            ["body", "runs"],
+            f"{len(programs)} runs is more than the limit of {settings.max_items}",
+            "too_many_items",
+        )
     backend = request.backend or settings.sandbox_backend
     if backend not in BACKENDS:
-        raise APIError.at(422, ["body", "backend"], f"unknown backend {backend!r}; known backends: "
-                          f"{', '.join(BACKENDS)}", "unknown_backend")
-    pool = resources.get("sandboxes")
+        raise APIError.at(
+            422,
+            ["body", "backend"],
+            f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}",
+            "unknown_backend",
+        )
+    pool = resources.sandboxes
     if pool is None:
-        raise APIError.at(503, ["body", "backend"], "this server has no sandbox configured", "sandbox_unavailable")
+        raise APIError.at(
+            503, ["body", "backend"], "this server has no sandbox configured", "sandbox_unavailable"
+        )
     started = time.perf_counter()
 
     def run_all() -> list:
@@ -53,4 +63,6 @@ async def execute(
         raise APIError.at(503, ["body", "backend"], str(exc), "sandbox_unavailable") from None
     for result in results:
         metrics.SANDBOX_RUNS.labels(backend, result.status.value).inc()
-    return ExecuteResponse(results=results, backend=backend, elapsed_ms=(time.perf_counter() - started) * 1000)
+    return ExecuteResponse(
+        results=results, backend=backend, elapsed_ms=(time.perf_counter() - started) * 1000
+    )

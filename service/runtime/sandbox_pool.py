@@ -9,7 +9,9 @@ from sandboxes import BACKENDS, Sandbox, SandboxUnavailable, get_sandbox
 
 
 class SandboxPool:
-    def __init__(self, default: str, concurrency: int, options: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, default: str, concurrency: int, options: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         self.default = default
         self.concurrency = concurrency
         self._options = options or {}
@@ -24,8 +26,9 @@ class SandboxPool:
         with self._lock:
             if name not in self._backends:
                 try:
-                    self._backends[name] = get_sandbox(name, concurrency=self.concurrency,
-                                                       **self._options.get(name, {}))
+                    self._backends[name] = get_sandbox(
+                        name, concurrency=self.concurrency, **self._options.get(name, {})
+                    )
                 except SandboxUnavailable:
                     raise
                 except Exception as exc:  # e.g. docker SDK missing or daemon down

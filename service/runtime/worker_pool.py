@@ -3,7 +3,8 @@
 Each worker is a process with its own pipe, driven by one thread of the pool. A task that runs past
 its timeout gets its worker SIGKILLed and replaced; a worker that dies mid-task has the task retried
 once on a fresh worker. `map` is safe to call from many threads: concurrent requests share the
-workers through one queue.
+workers through one queue. Nothing here knows what the tasks compute: the math pool is this pool
+with the grader preloaded (`service.runtime.resources`).
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from service import metrics
+from service.api import metrics
+from service.grading.errors import ErrorKind, GradingError, ScoreError
 
-TIMEOUT = "timeout"
-WORKER_CRASHED = "worker_crashed"
 _PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """A task's return value, or why there is none."""
+
     value: Any = None
-    error: str | None = None
+    error: ScoreError | None = None
 
 
 @dataclass
@@ -57,16 +59,21 @@ def _worker_main(conn: Connection) -> None:
             return
         try:
             reply: tuple[str, Any] = ("ok", fn(*args))
+        except GradingError as exc:
+            reply = ("error", exc.error)
         except Exception as exc:
-            reply = ("error", f"{type(exc).__name__}: {exc}")
+            reply = ("error", ScoreError(ErrorKind.worker_error, f"{type(exc).__name__}: {exc}"))
         try:
             conn.send(reply)
         except (OSError, ValueError):
             return
 
 
+_CLOSED = ScoreError(ErrorKind.pool_closed)
+
+
 class _Worker:
-    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+    def __init__(self, context: multiprocessing.context.ForkServerContext) -> None:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
         self.process.start()
@@ -80,7 +87,9 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, size: int, *, name: str = "math", preload: Sequence[str] = ("service.math_worker",)) -> None:
+    def __init__(self, size: int, *, name: str, preload: Sequence[str] = ()) -> None:
+        """`preload`: modules the fork server imports once, so every worker (and every replacement
+        of a killed one) starts warm."""
         if size < 1:
             raise ValueError("a pool needs at least one worker")
         # forkserver: workers never inherit the server's threads or locks, and a replacement
@@ -94,15 +103,19 @@ class WorkerPool:
         self._closed = False
         self._lock = threading.Lock()
         self._workers: list[_Worker | None] = [None] * size
-        self._threads = [threading.Thread(target=self._serve, args=(slot,), daemon=True, name=f"{name}-pool-{slot}")
-                         for slot in range(size)]
+        self._threads = [
+            threading.Thread(target=self._serve, args=(slot,), daemon=True, name=f"{name}-pool-{slot}")
+            for slot in range(size)
+        ]
         for slot in range(size):
             self._workers[slot] = _Worker(self._context)
         for thread in self._threads:
             thread.start()
         metrics.WORKER_POOL_SIZE.labels(pool=name).set(size)
 
-    def map(self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]], timeout: float) -> list[Outcome]:
+    def map(
+        self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]], timeout: float
+    ) -> list[Outcome]:
         """Run `fn(*args)` for each args tuple; `fn` must be importable (pickled by reference)."""
         if self._closed:
             raise RuntimeError("the pool is closed")
@@ -112,6 +125,9 @@ class WorkerPool:
             self._tasks.put(_Task(fn, tuple(args), timeout, future))
             futures.append(future)
         return [future.result() for future in futures]
+
+    def describe(self) -> dict[str, Any]:
+        return {f"{self.name}_workers": self.size}
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers if w is not None and w.process.pid is not None]
@@ -135,7 +151,7 @@ class WorkerPool:
             except queue.Empty:
                 break
             if task is not None:
-                task.future.set_result(Outcome(error="pool closed"))
+                task.future.set_result(Outcome(error=_CLOSED))
         metrics.WORKER_POOL_SIZE.labels(pool=self.name).set(0)
 
     def _replace(self, slot: int, reason: str) -> None:
@@ -152,24 +168,27 @@ class WorkerPool:
             if task is None:
                 return
             outcome = self._run(slot, task)
-            if outcome.error == WORKER_CRASHED and not self._closed:
+            if (
+                outcome.error is not None
+                and outcome.error.kind == ErrorKind.worker_crashed
+                and not self._closed
+            ):
                 outcome = self._run(slot, task)  # once more, on a fresh worker
             task.future.set_result(outcome)
 
     def _run(self, slot: int, task: _Task) -> Outcome:
         worker = self._workers[slot]
         if worker is None:
-            return Outcome(error="pool closed")
+            return Outcome(error=_CLOSED)
         try:
             worker.conn.send((task.fn, task.args))
             if not worker.conn.poll(task.timeout):
-                self._replace(slot, TIMEOUT)
-                return Outcome(error=TIMEOUT)
+                self._replace(slot, ErrorKind.timeout.value)
+                return Outcome(error=ScoreError(ErrorKind.timeout))
             status, value = worker.conn.recv()
         except (EOFError, OSError, BrokenPipeError):
-            self._replace(slot, WORKER_CRASHED)
-            return Outcome(error=WORKER_CRASHED)
+            self._replace(slot, ErrorKind.worker_crashed.value)
+            return Outcome(error=ScoreError(ErrorKind.worker_crashed))
         except Exception as exc:  # e.g. the task could not be pickled
-            return Outcome(error=f"error: {type(exc).__name__}: {exc}")
-        return Outcome(value=value) if status == "ok" else Outcome(error=f"error: {value}")
-
+            return Outcome(error=ScoreError(ErrorKind.worker_error, f"{type(exc).__name__}: {exc}"))
+        return Outcome(value=value) if status == "ok" else Outcome(error=value)

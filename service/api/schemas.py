@@ -132,8 +132,11 @@ class ItemResult(BaseModel):
     id: str
     reward: float = Field(..., description="Weighted sum of the scores; a null score counts as 0.")
     scores: dict[str, float | None]
-    errors: dict[str, str] = Field(default_factory=dict, description="Why a score is null; also what "
-                                   "went wrong in an item that still got a score (e.g. `code`: test 3 timed out).")
+    errors: dict[str, str] = Field(
+        default_factory=dict,
+        description="Why a score is null; also what "
+        "went wrong in an item that still got a score (e.g. `code`: test 3 timed out).",
+    )
 
 
 class RewardResponse(BaseModel):
@@ -155,8 +158,9 @@ class RewardInfo(BaseModel):
 
 class ProfileInfo(BaseModel):
     weights: dict[str, float]
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Defaults; a request's "
-                                              "`params` override them.")
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Defaults; a request's `params` override them."
+    )
 
 
 class RewardCatalog(BaseModel):
@@ -202,7 +206,9 @@ class ExecuteRequest(BaseModel):
 
     run: RunRequest | None = None
     runs: list[RunRequest] | None = None
-    backend: str | None = Field(None, description="`local` or `docker`; default: the server's `sandbox_backend`.")
+    backend: str | None = Field(
+        None, description="`local` or `docker`; default: the server's `sandbox_backend`."
+    )
 
     @model_validator(mode="after")
     def _one_or_many(self) -> ExecuteRequest:

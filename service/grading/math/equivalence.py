@@ -1,8 +1,9 @@
 """Decide whether an extracted answer equals the gold answer.
 
 math-verify does the parsing and most of the comparison; this module adds the cases where its
-verdict is wrong (see `grade`). It runs inside worker processes (`service.worker_pool`) that the
-service kills on timeout, so math-verify's own `signal.alarm` timeouts are switched off here.
+verdict is wrong (see `grade`). `quick_verdict` decides the easy cases in microseconds; the rest
+(`sympy_verdict`) runs inside worker processes (`service.runtime.worker_pool`) that the service kills
+on timeout, so math-verify's own `signal.alarm` timeouts are switched off here.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any, Literal
 import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from service.grading.errors import GoldUnparseable
+
 LogBase = Literal["e", "10", "2"]
-GOLD_UNPARSEABLE = "gold_unparseable"
 
 # math-verify warns on every call that its timeouts are disabled: the pool enforces them instead.
 logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -53,7 +55,7 @@ def plain_number(text: str) -> Decimal | None:
 
 
 def rational(text: str) -> Fraction | None:
-    """An integer, decimal or fraction (`3`, `-0.25`, `3/4`, `\\frac{3}{4}`, `\\dfrac34`) as an exact value."""
+    """An integer, decimal or fraction (`3`, `-0.25`, `3/4`, `\\frac{3}{4}`, `\\dfrac34`), exactly."""
     text = strip_markup(text).replace(" ", "")
     match = _FRACTION.fullmatch(text)
     if match:
@@ -73,7 +75,8 @@ def rational_tuple(text: str) -> tuple[Fraction, ...] | None:
     if not (text.startswith("(") and text.endswith(")")) or text.count(",") == 0:
         return None
     values = [rational(part) for part in text[1:-1].split(",")]
-    return None if any(v is None for v in values) else tuple(values)  # type: ignore[misc]
+    exact = [v for v in values if v is not None]
+    return tuple(exact) if len(exact) == len(values) else None
 
 
 def quick_verdict(gold: str, answer: str) -> bool | None:
@@ -115,12 +118,14 @@ def plain_text(text: str) -> str | None:
 
 def repeating_decimals_to_fractions(latex: str) -> str:
     """`0.\\overline{6}` -> `\\frac{2}{3}`; math-verify reads it as 0."""
+
     def replace(match: re.Match[str]) -> str:
         sign, whole, fixed, period = match.groups()
         value = Fraction(int(whole or 0)) + (Fraction(int(fixed), 10 ** len(fixed)) if fixed else 0)
         value += Fraction(int(period), (10 ** len(period) - 1) * 10 ** len(fixed))
         value = -value if sign else value
         return f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
     return _REPEATING.sub(replace, latex)
 
 
@@ -151,8 +156,11 @@ def _exact_number(expr: Any) -> bool:
 
 def _single_value(parsed: list[Any]) -> bool:
     expr = parsed[0] if parsed else None
-    return isinstance(expr, sympy.Basic) and not isinstance(expr, sympy.Set | sympy.Tuple | sympy.Interval) \
+    return (
+        isinstance(expr, sympy.Basic)
+        and not isinstance(expr, sympy.Set | sympy.Tuple | sympy.Interval)
         and not isinstance(expr, sympy.logic.boolalg.Boolean | sympy.Eq)
+    )
 
 
 def is_hedged(answer: str) -> bool:
@@ -161,8 +169,8 @@ def is_hedged(answer: str) -> bool:
     return len(parts) > 1 and all(re.search(r"\d", p) for p in parts)
 
 
-def grade(gold: str, answer: str, log_base: LogBase = "e") -> bool | str:
-    """True/False, or `GOLD_UNPARSEABLE`. Fixes over plain `math_verify.verify`:
+def grade(gold: str, answer: str, log_base: LogBase = "e") -> bool:
+    """Is `answer` equal to `gold`? Raises `GoldUnparseable`. Fixes over plain `math_verify.verify`:
 
     - exact numbers (1/2^99 vs 1/2^98) are compared exactly, never after float rounding;
     - several values for a single-valued gold ("1331 and 1728") are wrong, not "contains the gold";
@@ -171,8 +179,11 @@ def grade(gold: str, answer: str, log_base: LogBase = "e") -> bool | str:
     - a bare `\\log` has the base `log_base` (natural by default, as in most math datasets).
     """
     quick = quick_verdict(gold, answer)
-    if quick is not None:
-        return quick
+    return quick if quick is not None else sympy_verdict(gold, answer, log_base)
+
+
+def sympy_verdict(gold: str, answer: str, log_base: LogBase = "e") -> bool:
+    """The slow part of `grade`, for pairs `quick_verdict` left undecided."""
     gold_choice = choice_letter(gold)
     if gold_choice is not None and len(strip_markup(gold).strip("() ")) == 1:
         return choice_letter(answer) == gold_choice
@@ -182,7 +193,7 @@ def grade(gold: str, answer: str, log_base: LogBase = "e") -> bool | str:
 
     gold_parsed = parse_gold(gold, log_base)
     if not gold_parsed:
-        return GOLD_UNPARSEABLE
+        raise GoldUnparseable()
     if _single_value(gold_parsed) and is_hedged(answer):
         return False
     answer_parsed = parse_answer(answer, log_base)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from service import __version__
-from service.dependencies import require_api_key
-from service.schemas import Health
+from service.api.dependencies import require_api_key
+from service.api.schemas import Health
 
 router = APIRouter(tags=["operations"])
 
@@ -19,8 +19,9 @@ async def healthz() -> Health:
     return Health(status="ok", version=__version__)
 
 
-@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(require_api_key)],
-            response_class=Response)
+@router.get(
+    "/metrics", summary="Prometheus metrics", dependencies=[Depends(require_api_key)], response_class=Response
+)
 async def prometheus_metrics() -> Response:
     registry = None
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

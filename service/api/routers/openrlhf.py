@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 
-from service import metrics
-from service.dependencies import get_resources, get_settings
-from service.errors import APIError
-from service.schemas import Item, OpenRLHFRequest, OpenRLHFResponse, RewardRequest
-from service.scoring import score_request
+from service.api import metrics
+from service.api.dependencies import get_registry, get_resources, get_settings
+from service.api.errors import APIError
+from service.api.schemas import Item, OpenRLHFRequest, OpenRLHFResponse, RewardRequest
+from service.api.scoring import score_request
+from service.rewards.base import Registry
+from service.runtime.resources import Resources
 from service.settings import Settings
 
 router = APIRouter(tags=["openrlhf"])
@@ -22,17 +22,18 @@ _OPENRLHF_FIELDS = {"answer": "labels", "prompt": "prompts", "completion": "quer
 def split_query(query: str, prompt: str | None) -> str:
     """OpenRLHF sends prompt + response as one string; the response is what follows the prompt."""
     if prompt and query.startswith(prompt):
-        return query[len(prompt):]
+        return query[len(prompt) :]
     return query
 
 
 @router.post("/get_reward", response_model=OpenRLHFResponse, summary="OpenRLHF remote reward model")
 async def get_reward(
     request: OpenRLHFRequest,
-    resources: dict[str, Any] = Depends(get_resources),
+    resources: Resources = Depends(get_resources),
+    registry: Registry = Depends(get_registry),
     settings: Settings = Depends(get_settings),
 ) -> OpenRLHFResponse:
-    prompts = request.prompts or [None] * len(request.query)
+    prompts: list[str | None] = [*request.prompts] if request.prompts else [None] * len(request.query)
     labels = request.labels or [None] * len(request.query)
     items = [
         Item(id=str(i), prompt=prompt, completion=split_query(query, prompt), answer=label)
@@ -40,8 +41,13 @@ async def get_reward(
     ]
     with metrics.REQUEST_LATENCY.labels("/get_reward").time():
         try:
-            response = await score_request(RewardRequest(profile=settings.openrlhf_profile, items=items),
-                                           resources, settings.max_items, settings.only)
+            response = await score_request(
+                RewardRequest(profile=settings.openrlhf_profile, items=items),
+                registry,
+                resources,
+                settings.max_items,
+                settings.only,
+            )
         except APIError as exc:
             for error in exc.errors:
                 loc = error["loc"]

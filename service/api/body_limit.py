@@ -54,9 +54,24 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(
-            {"detail": [{"loc": ["body"], "msg": f"request body is larger than {self.max_bytes} bytes",
-                         "type": "too_large"}]}
+            {
+                "detail": [
+                    {
+                        "loc": ["body"],
+                        "msg": f"request body is larger than {self.max_bytes} bytes",
+                        "type": "too_large",
+                    }
+                ]
+            }
         ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

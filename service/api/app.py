@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
 from fastapi import Depends, FastAPI
 
 from service import __version__
-from service.body_limit import BodySizeLimit
-from service.dependencies import require_api_key
-from service.errors import install_error_handlers
-from service.resources import build_resources, close_resources
-from service.routers import execute, health, openrlhf, rewards
+from service.api.body_limit import BodySizeLimit
+from service.api.dependencies import require_api_key
+from service.api.errors import install_error_handlers
+from service.api.routers import execute, health, openrlhf, rewards
+from service.rewards.base import Registry
+from service.rewards.registry import DEFAULT_REGISTRY
+from service.runtime.resources import Resources, build_resources
 from service.settings import Settings
 
 log = logging.getLogger("referee")
@@ -25,27 +26,41 @@ DESCRIPTION = """Verifiable rewards for RL on language models: POST a batch of r
 for the rewards, their options and the profiles."""
 
 
-def create_app(settings: Settings | None = None, resources: dict[str, Any] | None = None, *,
-               provided: dict[str, Any] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    resources: Resources | None = None,
+    *,
+    provided: Resources | None = None,
+    registry: Registry = DEFAULT_REGISTRY,
+) -> FastAPI:
     """Build the app. `resources` can be injected whole (tests); otherwise they are built at startup,
-    except the `provided` ones (Ray passes its reward-model deployment as the `verifier`)."""
+    except the `provided` ones (Ray passes its reward-model deployment as the `verifier`). Tests pass
+    their own `registry` of rewards and profiles."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = resources is None
-        app.state.resources = (await anyio.to_thread.run_sync(build_resources, settings, provided) if owned
-                               else resources)
-        log.info("referee %s ready with resources: %s", __version__, ", ".join(app.state.resources) or "none")
+        app.state.resources = (
+            await anyio.to_thread.run_sync(build_resources, settings, registry.rewards, provided)
+            if owned
+            else resources
+        )
+        log.info(
+            "referee %s ready with resources: %s",
+            __version__,
+            ", ".join(app.state.resources.present()) or "none",
+        )
         try:
             yield
         finally:
             if owned:
-                await anyio.to_thread.run_sync(close_resources, app.state.resources)
+                await anyio.to_thread.run_sync(app.state.resources.close)
 
     app = FastAPI(title="Referee", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.resources = resources if resources is not None else {}
+    app.state.resources = resources if resources is not None else Resources()
+    app.state.registry = registry
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

@@ -23,16 +23,27 @@ REQUEST_LATENCY = Histogram(
 BATCH_ITEMS = Histogram(
     "referee_batch_items", "Items per request.", buckets=(1, 8, 32, 64, 128, 256, 512, 1024, 4096, 16384)
 )
-WORKER_POOL_SIZE = Gauge("referee_worker_pool_size", "Live worker processes, per pool.", ["pool"],
-                         multiprocess_mode="livesum")
+WORKER_POOL_SIZE = Gauge(
+    "referee_worker_pool_size", "Live worker processes, per pool.", ["pool"], multiprocess_mode="livesum"
+)
 WORKER_RESTARTS = Counter(
     "referee_worker_restarts_total", "Worker processes replaced, per pool and reason.", ["pool", "reason"]
 )
-SANDBOX_RUNS = Counter("referee_sandbox_runs_total", "Programs run by /v1/execute, per backend and status.",
-                       ["backend", "status"])
-RM_BATCH_SIZE = Histogram("referee_rm_batch_size", "Items per reward-model batch.",
-                          buckets=(1, 2, 4, 8, 16, 32, 64, 128))
-RM_QUEUE_WAIT = Histogram("referee_rm_queue_wait_seconds", "Time an item waited for its reward-model batch.",
-                          buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
-RM_TOKENS_PER_SECOND = Gauge("referee_rm_tokens_per_second", "Generated tokens per second of the last batch.",
-                             multiprocess_mode="liveall")
+SANDBOX_RUNS = Counter(
+    "referee_sandbox_runs_total",
+    "Programs run by /v1/execute, per backend and status.",
+    ["backend", "status"],
+)
+RM_BATCH_SIZE = Histogram(
+    "referee_rm_batch_size", "Items per reward-model batch.", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
+)
+RM_QUEUE_WAIT = Histogram(
+    "referee_rm_queue_wait_seconds",
+    "Time an item waited for its reward-model batch.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)
+RM_TOKENS_PER_SECOND = Gauge(
+    "referee_rm_tokens_per_second",
+    "Generated tokens per second of the last batch.",
+    multiprocess_mode="liveall",
+)

@@ -1,0 +1,60 @@
+"""`/v1/rewards`: score a batch, and list what can be scored."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from service.api import metrics
+from service.api.dependencies import get_registry, get_resources, get_settings
+from service.api.schemas import ProfileInfo, RewardCatalog, RewardInfo, RewardRequest, RewardResponse
+from service.api.scoring import score_request
+from service.rewards.base import Registry
+from service.runtime.resources import Resources
+from service.settings import Settings
+
+router = APIRouter(prefix="/v1", tags=["rewards"])
+
+
+@router.post("/rewards", response_model=RewardResponse, summary="Score a batch of rollouts")
+async def post_rewards(
+    request: RewardRequest,
+    resources: Resources = Depends(get_resources),
+    registry: Registry = Depends(get_registry),
+    settings: Settings = Depends(get_settings),
+) -> RewardResponse:
+    """Results come back in item order. A score that could not be computed is `null`, with its
+    reason in `errors`, and counts as 0 in `reward`; the other items are scored normally."""
+    with metrics.REQUEST_LATENCY.labels("/v1/rewards").time():
+        return await score_request(request, registry, resources, settings.max_items, settings.only)
+
+
+@router.get("/rewards", response_model=RewardCatalog, summary="List rewards, their options and profiles")
+def get_rewards(
+    resources: Resources = Depends(get_resources),
+    registry: Registry = Depends(get_registry),
+    settings: Settings = Depends(get_settings),
+) -> RewardCatalog:
+    """Sync on purpose: FastAPI runs it in a thread, and `describe()` may ask a remote verifier."""
+    infos = []
+    for name, reward in registry.rewards.items():
+        if settings.only is not None and name not in settings.only:
+            continue
+        missing = resources.missing(reward.resources)
+        infos.append(
+            RewardInfo(
+                name=name,
+                description=reward.description,
+                requires=list(reward.requires),
+                params=reward.params.model_json_schema(),
+                group_reward=reward.group_reward,
+                available=not missing,
+                unavailable_reason=(reward.unavailable_hint or f"needs {', '.join(missing)}")
+                if missing
+                else None,
+                info=resources.describe(reward.resources),
+            )
+        )
+    profiles = {
+        name: ProfileInfo(weights=p.weights, params=p.params) for name, p in registry.profiles.items()
+    }
+    return RewardCatalog(rewards=infos, profiles=profiles)

@@ -1,0 +1,1 @@
+"""Long-lived resources the rewards run on: the killable worker pool, the sandboxes, the reward models."""

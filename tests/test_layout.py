@@ -1,0 +1,74 @@
+"""The architecture, enforced: which layers may import which, and one wire model for client and server."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from clients import client
+from service.api import schemas
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imported_modules(folder: str) -> dict[str, set[str]]:
+    """Every module each file of `folder` imports, at any depth (lazy imports inside functions too)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def offenders(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{file} imports {name}"
+        for file, names in imported_modules(folder).items()
+        for name in sorted(names)
+        if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden)
+    ]
+
+
+@pytest.mark.parametrize("folder", ["sandboxes", "rm_models", "clients"])
+def test_libraries_never_import_the_service(folder: str) -> None:
+    assert offenders(folder, ("service",)) == []
+
+
+def test_grading_is_plain_python_without_the_server() -> None:
+    forbidden = ("fastapi", "starlette", "uvicorn", "service.api", "service.rewards", "service.runtime")
+    assert offenders("service/grading", forbidden) == []
+
+
+def test_the_checker_sees_lazy_imports(tmp_path: Path) -> None:
+    """The boundary tests above would pass vacuously if the walker missed imports inside functions."""
+    names = imported_modules("service/runtime")
+    assert (
+        "service.runtime.worker_pool" in names["service/runtime/resources.py"]
+    )  # imported inside a function
+
+
+def wire_shape(model: type[BaseModel]) -> object:
+    """The model's JSON schema without the prose: names, types, defaults and required fields."""
+
+    def strip(node: object) -> object:
+        if isinstance(node, dict):
+            return {key: strip(value) for key, value in node.items() if key not in ("description", "title")}
+        if isinstance(node, list):
+            return [strip(value) for value in node]
+        return node
+
+    return strip(model.model_json_schema())
+
+
+@pytest.mark.parametrize("name", ["ItemResult", "RewardResponse"])
+def test_client_models_match_the_server_schemas(name: str) -> None:
+    """The client keeps its own copies (it installs without the server); they must not drift."""
+    assert wire_shape(getattr(client, name)) == wire_shape(getattr(schemas, name))
