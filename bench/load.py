@@ -10,17 +10,17 @@ latency, errors (must be 0) and the server's RSS at the start and the end (must 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import statistics
 import subprocess
-import sys
 import threading
 import time
 
 import httpx
 
-from tests.server_utils import descendants, free_port, wait_healthy
+from tests.server_utils import descendants, server_process
 
 CODE_TESTS = [{"input": "2 3\n", "output": "5\n"}, {"input": "10 -4\n", "output": "6\n"}]
 CODE_ANSWERS = [
@@ -124,39 +124,20 @@ def main() -> None:
     args = parser.parse_args()
     duration = min(args.duration, 120)
 
-    server = None
-    url = args.url
-    if url is None:
-        port = free_port()
-        ray = (
-            ["--ray", "--replicas", "2", "--replica-cpus", str((os.cpu_count() or 2) / 2)] if args.ray else []
-        )
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "service.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                *ray,
-            ],
-            env=os.environ.copy(),
-        )
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, process=server)
-    try:
+    with contextlib.ExitStack() as stack:
+        url, server = args.url, None
+        if url is None:
+            ray = (
+                ["--ray", "--replicas", "2", "--replica-cpus", str((os.cpu_count() or 2) / 2)]
+                if args.ray
+                else []
+            )
+            url, server = stack.enter_context(server_process(*ray))
         for rewards, items in grpo_batch(random.Random(99), 8, 2):  # warm-up
             httpx.post(f"{url}/v1/rewards", json={"rewards": rewards, "items": items}, timeout=300)
         rss_start = rss_mb(server.pid) if server else float("nan")
         result = run_load(url, args.clients, duration, args.prompts, args.samples)
         rss_end = rss_mb(server.pid) if server else float("nan")
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(60)
     print(
         f"{args.clients} clients x batches of {args.prompts}x{args.samples} items "
         f"for {result['seconds']:.0f} s"

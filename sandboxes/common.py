@@ -9,6 +9,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO, ClassVar
 
 from sandboxes.base import RunRequest, RunResult, Status
@@ -178,6 +179,25 @@ def compile_failure(result: RunResult) -> RunResult:
     )
 
 
+StopRule = Callable[[int, RunResult], bool]
+"""`stop(index, result)` returning True ends a series of runs early."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One `run_tests` call: the program with its language, the inputs, and when to stop early."""
+
+    spec: Language
+    request: RunRequest
+    stdins: list[str]
+    stop: StopRule | None = None
+
+    @property
+    def files(self) -> dict[str, str]:
+        """The source file and the request's extra files, by name."""
+        return {self.spec.source_name: self.request.source, **self.request.files}
+
+
 Execute = Callable[[RunRequest, tuple[str, ...], bool], RunResult]
 """A backend's way to run one command: (request with limits and stdin, argv, is it the compile step)."""
 
@@ -193,7 +213,7 @@ class Sandbox(ABC):
         return self.run_tests(request, [request.stdin])[0]
 
     def run_tests(
-        self, request: RunRequest, stdins: list[str], stop: Callable[[int, RunResult], bool] | None = None
+        self, request: RunRequest, stdins: list[str], stop: StopRule | None = None
     ) -> list[RunResult]:
         """Run one program on several inputs, compiling it once (for compiled languages).
 
@@ -204,29 +224,19 @@ class Sandbox(ABC):
         except ValueError as exc:
             return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
         with self.slots.acquire() as slot:
-            return self._run_in_slot(slot, spec, request, stdins, stop)
+            return self._run_in_slot(slot, Job(spec, request, stdins, stop))
 
     @abstractmethod
-    def _run_in_slot(
-        self,
-        slot: int,
-        spec: Language,
-        request: RunRequest,
-        stdins: list[str],
-        stop: Callable[[int, RunResult], bool] | None,
-    ) -> list[RunResult]: ...
+    def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:
+        """Put `job.files` where the program runs, then `compile_then_run` with this backend's way to
+        execute one command."""
 
     @abstractmethod
     def close(self) -> None: ...
 
     @staticmethod
-    def compile_then_run(
-        spec: Language,
-        request: RunRequest,
-        stdins: list[str],
-        stop: Callable[[int, RunResult], bool] | None,
-        execute: Execute,
-    ) -> list[RunResult]:
+    def compile_then_run(job: Job, execute: Execute) -> list[RunResult]:
+        spec, request = job.spec, job.request
         if spec.compile is not None:
             limits = request.model_copy(
                 update={
@@ -237,10 +247,10 @@ class Sandbox(ABC):
             )
             compiled = execute(limits, spec.compile, True)
             if compiled.status != Status.ok:
-                return [compile_failure(compiled)] * len(stdins)
+                return [compile_failure(compiled)] * len(job.stdins)
         results: list[RunResult] = []
-        for index, stdin in enumerate(stdins):
+        for index, stdin in enumerate(job.stdins):
             results.append(execute(request.model_copy(update={"stdin": stdin}), spec.run, False))
-            if stop is not None and stop(index, results[-1]):
+            if job.stop is not None and job.stop(index, results[-1]):
                 break
         return results

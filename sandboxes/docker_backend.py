@@ -19,17 +19,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from sandboxes import common
 from sandboxes.base import RunRequest, RunResult, Status
-from sandboxes.common import (
-    CappedReader,
-    Sandbox,
-    SandboxUnavailable,
-    Slots,
-    exit_code_from_shell,
-    prlimit_args,
-    result_from,
-)
-from sandboxes.languages import Language
+from sandboxes.common import CappedReader, Job, Sandbox, SandboxUnavailable, Slots
 
 SANDBOX_USER = "65534:65534"
 CONTAINER_MEMORY_MB = 2048  # the ceiling; each run gets its own lower limit through prlimit
@@ -97,29 +89,22 @@ class DockerSandbox(Sandbox):
         self._lock = threading.Lock()
         self._owner = uuid.uuid4().hex  # labels our containers, to find those a daemon restart left stopped
 
-    def _run_in_slot(
-        self,
-        slot: int,
-        spec: Language,
-        request: RunRequest,
-        stdins: list[str],
-        stop: Callable[[int, RunResult], bool] | None,
-    ) -> list[RunResult]:
+    def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:
         try:
             container = self._container(slot)
-            self._upload(container, {spec.source_name: request.source, **request.files})
+            self._upload(container, job.files)
 
             def execute(run: RunRequest, argv: tuple[str, ...], compiling: bool) -> RunResult:
                 result = self._execute(container, run, argv)
                 self._exec(container, "kill -9 -1 2>/dev/null; true")  # nothing of one test outlives it
                 return result
 
-            return self.compile_then_run(spec, request, stdins, stop, execute)
+            return self.compile_then_run(job, execute)
         except Exception as exc:  # the daemon went away mid-run, the container died, ...
             self._discard(slot)
             if not self._daemon_alive():
                 raise SandboxUnavailable(f"docker daemon unavailable: {exc}") from exc
-            return [RunResult(status=Status.sandbox_error, error=f"docker: {exc}")] * len(stdins)
+            return [RunResult(status=Status.sandbox_error, error=f"docker: {exc}")] * len(job.stdins)
         finally:
             self._wipe(slot)
 
@@ -281,13 +266,13 @@ class DockerSandbox(Sandbox):
         return exit_code, stdout, stderr, timed_out, overflow.is_set(), wall
 
     def _execute(self, container: Any, request: RunRequest, argv: tuple[str, ...]) -> RunResult:
-        command = [*prlimit_args(request), *argv, *request.argv]
+        command = [*common.prlimit_args(request), *argv, *request.argv]
         exit_code, stdout, stderr, timed_out, _, wall = self._stream(
             container, command, request.stdin.encode(), request.time_limit_s, request.output_limit_bytes
         )
         if exit_code is not None:
-            exit_code = exit_code_from_shell(exit_code)
-        return result_from(
+            exit_code = common.exit_code_from_shell(exit_code)
+        return common.result_from(
             request,
             exit_code=exit_code,
             timed_out=timed_out,

@@ -27,21 +27,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from sandboxes import common
 from sandboxes.base import RunRequest, RunResult, Status
-from sandboxes.common import (
-    CappedReader,
-    Sandbox,
-    SandboxUnavailable,
-    Slots,
-    exit_code_from_shell,
-    prlimit_args,
-    result_from,
-)
-from sandboxes.languages import Language
+from sandboxes.common import CappedReader, Job, Sandbox, SandboxUnavailable, Slots
 
 FIRST_UID = 61000  # runs use uids from FIRST_UID on when the service is root
 UID_RANGE = 4096
@@ -196,27 +187,16 @@ class LocalSandbox(Sandbox):
         """Popen arguments that start a sandbox as the slot's uid (when the service is root)."""
         return {"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}
 
-    def _run_in_slot(
-        self,
-        slot: int,
-        spec: Language,
-        request: RunRequest,
-        stdins: list[str],
-        stop: Callable[[int, RunResult], bool] | None,
-    ) -> list[RunResult]:
+    def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:
         uid = self.uids[slot]
         workdir = Path(tempfile.mkdtemp(dir=self._base))
         try:
-            self._write_files(workdir, {spec.source_name: request.source, **request.files}, uid)
-            return self.compile_then_run(
-                spec,
-                request,
-                stdins,
-                stop,
-                lambda run, argv, compiling: self._execute(
-                    run, argv, workdir, uid, writable_workdir=compiling
-                ),
-            )
+            self._write_files(workdir, job.files, uid)
+
+            def execute(run: RunRequest, argv: tuple[str, ...], compiling: bool) -> RunResult:
+                return self._execute(run, argv, workdir, uid, writable_workdir=compiling)
+
+            return self.compile_then_run(job, execute)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -268,7 +248,7 @@ class LocalSandbox(Sandbox):
         status_fd: int,
     ) -> list[str]:
         command = [
-            *prlimit_args(request, MAX_PROCESSES),
+            *common.prlimit_args(request, MAX_PROCESSES),
             self.bwrap,
             "--unshare-user",
             "--unshare-all",
@@ -388,7 +368,7 @@ class LocalSandbox(Sandbox):
         inner = _inner_exit_code(status_json)
         if inner is not None:
             exit_code = inner
-        return result_from(
+        return common.result_from(
             request,
             exit_code=exit_code,
             timed_out=timed_out,
@@ -435,5 +415,5 @@ def _inner_exit_code(status_json: str) -> int | None:
         except json.JSONDecodeError:
             continue
         if "exit-code" in record:
-            return exit_code_from_shell(int(record["exit-code"]))
+            return common.exit_code_from_shell(int(record["exit-code"]))
     return None

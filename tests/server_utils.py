@@ -73,23 +73,18 @@ def running_server(
         yield url
 
 
+def referee_command(*args: str) -> list[str]:
+    """The `referee` CLI of this checkout, run by this interpreter."""
+    return [sys.executable, "-m", "service.cli", *args]
+
+
 @contextmanager
 def server_process(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120.0
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`referee serve` as a child process (its own process group). Yields (base URL, process)."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "service.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        *args,
-    ]
+    command = [*referee_command("serve"), "--port", str(port), "--log-level", "warning", *args]
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from clients import AsyncRefereeClient, RefereeClient, RefereeError
 from clients.trl import referee_async_reward_funcs, referee_reward_funcs
-from tests.server_utils import free_port, serve_asgi
+from tests.server_utils import free_port, referee_command, serve_asgi
 
 MATH_ITEMS = [
     {"completion": "\\boxed{4}", "answer": "4"},
@@ -243,19 +242,9 @@ def test_score_cli(live_server: str, tmp_path: Path) -> None:
     source = tmp_path / "items.jsonl"
     source.write_text("".join(json.dumps(item) + "\n" for item in MATH_ITEMS * 3))
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "score",
-            str(source),
-            "--url",
-            live_server,
-            "--rewards",
-            "math=1",
-            "--batch-size",
-            "4",
-        ],
+        referee_command(
+            "score", str(source), "--url", live_server, "--rewards", "math=1", "--batch-size", "4"
+        ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -266,17 +255,7 @@ def test_score_cli(live_server: str, tmp_path: Path) -> None:
     assert [line["reward"] for line in lines] == [1.0, 0.0, 1.0, 0.0, 1.0] * 3
     assert "15 items" in result.stdout and "0.6000" in result.stdout
     bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "score",
-            str(source),
-            "--url",
-            live_server,
-            "--rewards",
-            "nope=1",
-        ],
+        referee_command("score", str(source), "--url", live_server, "--rewards", "nope=1"),
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,12 +1,15 @@
-"""FastAPI dependencies: settings, shared resources and the optional API key."""
+"""FastAPI dependencies: settings, shared resources, the scoring engine and the optional API key."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.api.schemas import RewardRequest, RewardResponse
+from service.api.scoring import score_request
 from service.rewards.base import Registry
 from service.runtime.resources import Resources
 from service.settings import Settings
@@ -22,8 +25,24 @@ def get_resources(request: Request) -> Resources:
     return request.app.state.resources
 
 
-def get_registry(request: Request) -> Registry:
-    return request.app.state.registry
+@dataclass(frozen=True)
+class Scorer:
+    """The scoring engine bound to this server's rewards, resources and limits: one dependency for
+    every endpoint that scores or lists rewards."""
+
+    registry: Registry
+    resources: Resources
+    settings: Settings
+
+    async def score(self, request: RewardRequest) -> RewardResponse:
+        return await score_request(
+            request, self.registry, self.resources, self.settings.max_items, self.settings.only
+        )
+
+
+def get_scorer(request: Request) -> Scorer:
+    state = request.app.state
+    return Scorer(state.registry, state.resources, state.settings)
 
 
 def require_api_key(

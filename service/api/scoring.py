@@ -26,6 +26,10 @@ MAX_REPORTED_ERRORS = 20
 _REWARD_THREADS = anyio.CapacityLimiter(64)
 
 
+def unknown_reward(registry: Registry, loc: list[str | int], message: str) -> APIError:
+    return APIError.at(422, loc, f"{message}; known rewards: {registry.known()}", "unknown_reward")
+
+
 def resolve_weights(
     request: RewardRequest, registry: Registry
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
@@ -50,12 +54,7 @@ def resolve_weights(
         raise APIError.at(422, ["body", "rewards"], "name at least one reward", "empty_rewards")
     for name, weight in weights.items():
         if name not in registry.rewards:
-            raise APIError.at(
-                422,
-                ["body", "rewards", name],
-                f"unknown reward {name!r}; known rewards: {registry.known()}",
-                "unknown_reward",
-            )
+            raise unknown_reward(registry, ["body", "rewards", name], f"unknown reward {name!r}")
         if not math.isfinite(weight):
             raise APIError.at(
                 422, ["body", "rewards", name], "weight must be a finite number", "invalid_weight"
@@ -79,12 +78,7 @@ def parse_params(
     into `params.<reward>.<field>`. Dependencies are parsed when the plan reaches them."""
     for name in raw:
         if name not in registry.rewards:
-            raise APIError.at(
-                422,
-                ["body", "params", name],
-                f"params for unknown reward {name!r}; known rewards: {registry.known()}",
-                "unknown_reward",
-            )
+            raise unknown_reward(registry, ["body", "params", name], f"params for unknown reward {name!r}")
     return {
         name: parse_one_params(registry.rewards[name], name, raw.get(name, {})) for name in {*weights, *raw}
     }
@@ -106,11 +100,8 @@ def plan_levels(
         deps = tuple(registry.rewards[name].depends_on(params[name]))
         for dep in deps:
             if dep not in registry.rewards:
-                raise APIError.at(
-                    422,
-                    ["body", "params", name],
-                    f"reward {name!r} depends on unknown reward {dep!r}; known rewards: {registry.known()}",
-                    "unknown_reward",
+                raise unknown_reward(
+                    registry, ["body", "params", name], f"reward {name!r} depends on unknown reward {dep!r}"
                 )
         needed[name] = deps
         pending.extend(deps)

@@ -5,13 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from service.api import metrics
-from service.api.dependencies import get_registry, get_resources, get_settings
+from service.api.dependencies import Scorer, get_scorer
 from service.api.errors import APIError
 from service.api.schemas import Item, OpenRLHFRequest, OpenRLHFResponse, RewardRequest
-from service.api.scoring import score_request
-from service.rewards.base import Registry
-from service.runtime.resources import Resources
-from service.settings import Settings
 
 router = APIRouter(tags=["openrlhf"])
 
@@ -27,12 +23,7 @@ def split_query(query: str, prompt: str | None) -> str:
 
 
 @router.post("/get_reward", response_model=OpenRLHFResponse, summary="OpenRLHF remote reward model")
-async def get_reward(
-    request: OpenRLHFRequest,
-    resources: Resources = Depends(get_resources),
-    registry: Registry = Depends(get_registry),
-    settings: Settings = Depends(get_settings),
-) -> OpenRLHFResponse:
+async def get_reward(request: OpenRLHFRequest, scorer: Scorer = Depends(get_scorer)) -> OpenRLHFResponse:
     prompts: list[str | None] = [*request.prompts] if request.prompts else [None] * len(request.query)
     labels = request.labels or [None] * len(request.query)
     items = [
@@ -41,12 +32,8 @@ async def get_reward(
     ]
     with metrics.REQUEST_LATENCY.labels("/get_reward").time():
         try:
-            response = await score_request(
-                RewardRequest(profile=settings.openrlhf_profile, items=items),
-                registry,
-                resources,
-                settings.max_items,
-                settings.only,
+            response = await scorer.score(
+                RewardRequest(profile=scorer.settings.openrlhf_profile, items=items)
             )
         except APIError as exc:
             for error in exc.errors:

@@ -5,36 +5,24 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from service.api import metrics
-from service.api.dependencies import get_registry, get_resources, get_settings
+from service.api.dependencies import Scorer, get_scorer
 from service.api.schemas import ProfileInfo, RewardCatalog, RewardInfo, RewardRequest, RewardResponse
-from service.api.scoring import score_request
-from service.rewards.base import Registry
-from service.runtime.resources import Resources
-from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["rewards"])
 
 
 @router.post("/rewards", response_model=RewardResponse, summary="Score a batch of rollouts")
-async def post_rewards(
-    request: RewardRequest,
-    resources: Resources = Depends(get_resources),
-    registry: Registry = Depends(get_registry),
-    settings: Settings = Depends(get_settings),
-) -> RewardResponse:
+async def post_rewards(request: RewardRequest, scorer: Scorer = Depends(get_scorer)) -> RewardResponse:
     """Results come back in item order. A score that could not be computed is `null`, with its
     reason in `errors`, and counts as 0 in `reward`; the other items are scored normally."""
     with metrics.REQUEST_LATENCY.labels("/v1/rewards").time():
-        return await score_request(request, registry, resources, settings.max_items, settings.only)
+        return await scorer.score(request)
 
 
 @router.get("/rewards", response_model=RewardCatalog, summary="List rewards, their options and profiles")
-def get_rewards(
-    resources: Resources = Depends(get_resources),
-    registry: Registry = Depends(get_registry),
-    settings: Settings = Depends(get_settings),
-) -> RewardCatalog:
+def get_rewards(scorer: Scorer = Depends(get_scorer)) -> RewardCatalog:
     """Sync on purpose: FastAPI runs it in a thread, and `describe()` may ask a remote verifier."""
+    registry, resources, settings = scorer.registry, scorer.resources, scorer.settings
     infos = []
     for name, reward in registry.rewards.items():
         if settings.only is not None and name not in settings.only:
