@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-test system-deps serve test lint demo sandbox-image api-image clean
+.PHONY: install install-test install-peers system-deps serve test test-peers lint demo sandbox-image api-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,33 @@ install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[test]"
 
+# The trainers the adapters are tested against (tests/peers/), pinned, in a venv of their own: their
+# config stack (hydra, omegaconf) pins an older ANTLR runtime than math-verify's, and their full
+# requirements are CUDA-only (vllm, flash-attn, deepspeed), so they go in with --no-deps plus what
+# their reward paths import.
+PEER_VENV ?= .venv-peers
+PEER_BIN  := $(PEER_VENV)/bin
+PEERS     ?= verl==0.9.1 openrlhf==0.11.2
+PEER_DEPS ?= "transformers>=5.5,<6" "ray>=2.60" "tensordict>=0.8,<=0.10.0,!=0.9.0" codetiming hydra-core \
+             pylatexenc aiohttp pytest pytest-timeout
+
+$(PEER_BIN)/python:
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_BIN)/pip install --quiet --upgrade pip
+
+install-peers: $(PEER_BIN)/python system-deps
+	$(PEER_BIN)/pip install --quiet "$(TORCH)"
+	$(PEER_BIN)/pip install --quiet -e ".[server]" $(PEER_DEPS)
+	$(PEER_BIN)/pip install --quiet --no-deps $(PEERS)
+
+test-peers: install-peers
+	$(PEER_BIN)/python -m pytest -q tests/peers
+
 serve: install
 	$(BIN)/referee serve --host $(HOST) --port $(PORT)
 
 # The habits CI enforces before the tests: lint, formatting, types (import boundaries are a test).
-test: install-test lint
+test: install-test lint test-peers
 	$(BIN)/python -m pytest -q
 
 # Start the service, train a tiny model with GRPO on CPU (examples/demo.toml), stop the service.
@@ -60,4 +82,4 @@ api-image: $(BIN)/python
 	REFEREE_BASE_IMAGE=referee-base:bookworm REFEREE_WHEELHOUSE=.wheelhouse docker-compose build api
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .wheelhouse
+	rm -rf $(VENV) $(PEER_VENV) build *.egg-info .pytest_cache .wheelhouse

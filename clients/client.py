@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -53,6 +54,27 @@ class RewardResponse(BaseModel):
         return [r.scores.get(name) for r in self.results]
 
 
+_SHARED: dict[tuple[Any, ...], RefereeClient] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_key() -> tuple[int, str | None, str | None]:
+    """This process and the server the environment points at."""
+    return os.getpid(), os.environ.get("REFEREE_URL"), os.environ.get("REFEREE_API_KEY")
+
+
+def shared_client() -> RefereeClient:
+    """One client per process and configured server, for adapters a trainer calls as plain functions.
+    It lives in this importable module, not in an adapter file a trainer loads by path, so pickling an
+    adapter function (verl's `remote` manager ships it to Ray workers) never pickles a live client;
+    keyed by pid, a forked worker opens its own connections."""
+    key = shared_key()
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = RefereeClient()
+        return _SHARED[key]
+
+
 class RefereeError(Exception):
     """The server answered with an error (or could not be reached after all retries)."""
 
@@ -88,6 +110,28 @@ def _body(
     return body
 
 
+def parse_weights(spec: str) -> dict[str, float]:
+    """`math=1,format=0.1` (or `math:1`) -> {"math": 1.0, "format": 0.1}; a bare name weighs 1."""
+    weights = {}
+    for part in spec.split(","):
+        name, _, weight = part.replace(":", "=").partition("=")
+        if not name.strip():
+            continue
+        try:
+            weights[name.strip()] = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise ValueError(f"bad weight in {spec!r}: write rewards as `math=1,format=0.1`") from None
+    return weights
+
+
+def selection_from_env() -> dict[str, Any]:
+    """`REFEREE_REWARDS` (`math=1,format=0.1`) if set, else `REFEREE_PROFILE` (default `r1-math`)."""
+    spec = os.environ.get("REFEREE_REWARDS")
+    if spec:
+        return {"rewards": parse_weights(spec)}
+    return {"profile": os.environ.get("REFEREE_PROFILE", "r1-math")}
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -101,42 +145,89 @@ def _merge(parts: list[dict[str, Any]]) -> RewardResponse:
     )
 
 
-class _Settings:
-    """Shared configuration of both clients; arguments beat `REFEREE_URL` / `REFEREE_API_KEY`."""
+DEFAULT_MAX_RETRIES = 12
+DEFAULT_RETRY_BUDGET_S = 60.0
+MAX_BACKOFF_S = 4.0
+
+
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+
+
+class _ClientBase:
+    """What both clients share: configuration (arguments beat `REFEREE_*` environment variables), the
+    retry policy and batching. Retries stop after `max_retries` attempts or `retry_budget_s` seconds,
+    whichever comes first; the defaults ride out a restart of the service (a few seconds)."""
 
     def __init__(
         self,
-        base_url: str | None,
-        api_key: str | None,
-        timeout: float,
-        max_retries: int,
-        backoff_s: float,
-        max_batch_items: int,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+        max_retries: int | None = None,
+        retry_budget_s: float | None = None,
+        backoff_s: float = 0.25,
+        max_batch_items: int = 4096,
+        transport: Any = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("REFEREE_URL") or DEFAULT_URL).rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("REFEREE_API_KEY")
         self.timeout = timeout
-        self.max_retries = max_retries
+        self.max_retries = (
+            max_retries
+            if max_retries is not None
+            else int(_env_number("REFEREE_MAX_RETRIES", DEFAULT_MAX_RETRIES))
+        )
+        self.retry_budget_s = (
+            retry_budget_s
+            if retry_budget_s is not None
+            else _env_number("REFEREE_RETRY_BUDGET_S", DEFAULT_RETRY_BUDGET_S)
+        )
         self.backoff_s = backoff_s
         self.max_batch_items = max_batch_items
+        self._http = self._open(
+            base_url=self.base_url,
+            headers=self.headers,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+
+    def _open(self, **options: Any) -> Any:
+        raise NotImplementedError
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def delay(self, attempt: int) -> float:
-        return self.backoff_s * (2**attempt) * (0.5 + random.random())
+        return min(MAX_BACKOFF_S, self.backoff_s * (2**attempt)) * (0.5 + random.random())
 
     def outcome(
-        self, attempt: int, response: httpx.Response | None = None, error: Exception | None = None
+        self,
+        attempt: int,
+        started: float,
+        response: httpx.Response | None = None,
+        error: Exception | None = None,
     ) -> Any:
         """The decoded answer, `RETRY`, or a raised `RefereeError`: one retry policy for both clients."""
+        retry_left = attempt < self.max_retries and time.monotonic() - started < self.retry_budget_s
         if error is not None:
-            if attempt >= self.max_retries:
-                raise RefereeError(f"cannot reach {self.base_url}: {error}") from error
+            if not retry_left:
+                raise RefereeError(
+                    f"cannot reach {self.base_url} after {attempt + 1} attempts in "
+                    f"{time.monotonic() - started:.1f} s: {error}"
+                ) from error
             return RETRY
         assert response is not None
-        if attempt < self.max_retries and (response.status_code in RETRY_STATUSES or _from_a_proxy(response)):
+        if retry_left and (response.status_code in RETRY_STATUSES or _from_a_proxy(response)):
             return RETRY
         if response.is_error:
             raise RefereeError.from_response(response)
@@ -153,28 +244,13 @@ def _from_a_proxy(response: httpx.Response) -> bool:
         return True
 
 
-class RefereeClient(_Settings):
+class RefereeClient(_ClientBase):
     """Synchronous client. Use as a context manager, or call `close()`."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        api_key: str | None = None,
-        timeout: float = 300.0,
-        max_retries: int = 4,
-        backoff_s: float = 0.25,
-        max_batch_items: int = 4096,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(base_url, api_key, timeout, max_retries, backoff_s, max_batch_items)
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers=self.headers,
-            timeout=timeout,
-            transport=transport,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-        )
+    _http: httpx.Client
+
+    def _open(self, **options: Any) -> httpx.Client:
+        return httpx.Client(**options)
 
     def __enter__(self) -> RefereeClient:
         return self
@@ -186,12 +262,12 @@ class RefereeClient(_Settings):
         self._http.close()
 
     def request(self, method: str, path: str, json: Any = None) -> Any:
-        attempt = 0
+        attempt, started = 0, time.monotonic()
         while True:
             try:
-                answer = self.outcome(attempt, response=self._http.request(method, path, json=json))
+                answer = self.outcome(attempt, started, response=self._http.request(method, path, json=json))
             except RETRY_ERRORS as exc:
-                answer = self.outcome(attempt, error=exc)
+                answer = self.outcome(attempt, started, error=exc)
             if answer is not RETRY:
                 return answer
             time.sleep(self.delay(attempt))
@@ -225,28 +301,13 @@ class RefereeClient(_Settings):
         return self.request("GET", "/healthz")
 
 
-class AsyncRefereeClient(_Settings):
+class AsyncRefereeClient(_ClientBase):
     """asyncio client with the same behaviour; split batches are sent concurrently."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        api_key: str | None = None,
-        timeout: float = 300.0,
-        max_retries: int = 4,
-        backoff_s: float = 0.25,
-        max_batch_items: int = 4096,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(base_url, api_key, timeout, max_retries, backoff_s, max_batch_items)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=self.headers,
-            timeout=timeout,
-            transport=transport,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-        )
+    _http: httpx.AsyncClient
+
+    def _open(self, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(**options)
 
     async def __aenter__(self) -> AsyncRefereeClient:
         return self
@@ -258,12 +319,13 @@ class AsyncRefereeClient(_Settings):
         await self._http.aclose()
 
     async def request(self, method: str, path: str, json: Any = None) -> Any:
-        attempt = 0
+        attempt, started = 0, time.monotonic()
         while True:
             try:
-                answer = self.outcome(attempt, response=await self._http.request(method, path, json=json))
+                response = await self._http.request(method, path, json=json)
+                answer = self.outcome(attempt, started, response=response)
             except RETRY_ERRORS as exc:
-                answer = self.outcome(attempt, error=exc)
+                answer = self.outcome(attempt, started, error=exc)
             if answer is not RETRY:
                 return answer
             await asyncio.sleep(self.delay(attempt))

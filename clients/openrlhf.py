@@ -1,22 +1,17 @@
-"""OpenRLHF adapter for its local reward-function mode: `--remote_rm_url /path/to/clients/openrlhf.py`.
+"""OpenRLHF adapter for its local reward-function mode (tested with OpenRLHF 0.11.2):
+`--reward.remote_url /path/to/clients/openrlhf.py` (before 0.11: `--remote_rm_url`).
 
-OpenRLHF imports this file and calls `reward_func(queries, prompts, labels)`. It forwards to
-Referee's `/get_reward` endpoint (the same protocol OpenRLHF's remote mode speaks, scored with the
-server's `openrlhf_profile`), at `REFEREE_URL` with `REFEREE_API_KEY`. For the remote mode, point
-`--remote_rm_url` at `http://host:8000/get_reward` directly.
+OpenRLHF imports this file and calls `reward_func(queries, prompts, labels)`, one sample per call. It
+forwards to Referee's `/get_reward` endpoint (the same protocol OpenRLHF's remote mode speaks,
+scored with the server's `openrlhf_profile`), at `REFEREE_URL` with `REFEREE_API_KEY`. For the
+remote mode, point `--reward.remote_url` at `http://host:8000/get_reward` directly.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from clients.client import RefereeClient
-
-
-@cache
-def _client() -> RefereeClient:
-    return RefereeClient()
+from clients.client import shared_client
 
 
 def reward_func(
@@ -28,7 +23,7 @@ def reward_func(
         "prompts": list(prompts),
         "labels": None if labels is None else [None if label is None else str(label) for label in labels],
     }
-    answer = _client().request("POST", "/get_reward", body)
+    answer = shared_client().request("POST", "/get_reward", body)
     try:
         import torch
     except ImportError:

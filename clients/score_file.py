@@ -15,17 +15,6 @@ from tqdm import tqdm
 from clients.client import RefereeClient
 
 
-def parse_weights(spec: str) -> dict[str, float]:
-    """`math=1,format=0.1` -> {"math": 1.0, "format": 0.1}."""
-    weights = {}
-    for part in spec.split(","):
-        name, _, weight = part.partition("=")
-        if not name.strip():
-            continue
-        weights[name.strip()] = float(weight) if weight else 1.0
-    return weights
-
-
 def read_items(path: Path) -> Iterator[dict[str, Any]]:
     with path.open() as lines:
         for number, line in enumerate(lines, 1):

@@ -157,8 +157,8 @@ def score(
     """Score a JSONL file of items against a running service, with a progress bar and a summary."""
     import json
 
-    from clients.client import RefereeClient, RefereeError
-    from clients.score_file import parse_weights, score_file
+    from clients.client import RefereeClient, RefereeError, parse_weights
+    from clients.score_file import score_file
 
     if (rewards is None) == (profile is None):
         raise typer.BadParameter("give exactly one of --rewards or --profile")

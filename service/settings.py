@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     )
 
     openrlhf_profile: str = Field("r1-math", description="Profile used by POST /get_reward.")
+    openrlhf_score_reward: str | None = Field(
+        None,
+        description="Component returned as `scores` by /get_reward (OpenRLHF's dynamic filtering reads "
+        "it); default: the profile's first reward.",
+    )
 
     @field_validator("api_key", "rm_model", "rm_remote_url", mode="before")
     @classmethod

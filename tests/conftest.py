@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
 
 from tests.server_utils import running_server
+
+# The trainer peers live in their own venv (`make test-peers`); elsewhere their tests are not collected.
+collect_ignore = ["peers"] if importlib.util.find_spec("verl") is None else []
 
 
 @pytest.fixture(scope="session")

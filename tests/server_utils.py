@@ -80,10 +80,10 @@ def referee_command(*args: str) -> list[str]:
 
 @contextmanager
 def server_process(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120.0
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120.0, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`referee serve` as a child process (its own process group). Yields (base URL, process)."""
-    port = free_port()
+    port = port or free_port()
     command = [*referee_command("serve"), "--port", str(port), "--log-level", "warning", *args]
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

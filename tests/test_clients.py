@@ -16,6 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from clients import AsyncRefereeClient, RefereeClient, RefereeError
+from clients.client import parse_weights
+from clients.coalesce import ItemScorer
 from clients.trl import referee_async_reward_funcs, referee_reward_funcs
 from tests.server_utils import free_port, referee_command, serve_asgi
 
@@ -213,14 +215,12 @@ def test_verl_compute_score(live_server: str, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setenv("REFEREE_URL", live_server)
     monkeypatch.setenv("REFEREE_REWARDS", "math=1,format=0.5")
-    verl._client.cache_clear()
     single = verl.compute_score(
         "openai/gsm8k", "<think>x</think> The answer is \\boxed{12}.", "12", {"index": 3}
     )
     assert single == {"score": 1.5, "math": 1.0, "format": 1.0}
     batch = verl.compute_score_batch(["a", "b"], ["\\boxed{1}", "\\boxed{3}"], [1, 2], [None, None])
     assert [b["score"] for b in batch] == [1.0, 0.0]
-    verl._client.cache_clear()
 
 
 def test_openrlhf_local_reward_func(live_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -229,13 +229,11 @@ def test_openrlhf_local_reward_func(live_server: str, monkeypatch: pytest.Monkey
     from clients import openrlhf
 
     monkeypatch.setenv("REFEREE_URL", live_server)
-    openrlhf._client.cache_clear()
     out = openrlhf.reward_func(
         ["Q: 1+1? <think>easy</think> \\boxed{2}", "Q: 1+1? \\boxed{3}"], ["Q: 1+1? ", "Q: 1+1? "], ["2", "2"]
     )
     assert torch.equal(out["rewards"], torch.tensor([2.0, 0.0]))  # r1-math: math + format
     assert set(out["extra_logs"]) == {"math", "format"} and out["extra_logs"]["math"].shape == (2,)
-    openrlhf._client.cache_clear()
 
 
 def test_score_cli(live_server: str, tmp_path: Path) -> None:
@@ -261,3 +259,65 @@ def test_score_cli(live_server: str, tmp_path: Path) -> None:
         timeout=120,
     )
     assert bad.returncode == 1 and "unknown reward" in bad.stderr
+
+
+def test_retry_budget_and_attempts_come_from_the_environment(
+    flaky: tuple[str, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, state = flaky
+    monkeypatch.setenv("REFEREE_MAX_RETRIES", "1")
+    with RefereeClient(url, backoff_s=0.01) as client, pytest.raises(RefereeError):
+        client.score([{"completion": "a"}], rewards={"x": 1})
+    assert state["calls"] == 2
+    monkeypatch.setenv("REFEREE_MAX_RETRIES", "100")
+    monkeypatch.setenv("REFEREE_RETRY_BUDGET_S", "0.3")
+    state.update(calls=0, failures=10**6)
+    started = time.monotonic()
+    with RefereeClient(url, backoff_s=0.05) as client, pytest.raises(RefereeError):
+        client.score([{"completion": "a"}], rewards={"x": 1})
+    assert 0.3 <= time.monotonic() - started < 5  # stopped by the time budget, not the attempts
+    monkeypatch.setenv("REFEREE_RETRY_BUDGET_S", "soon")
+    with pytest.raises(ValueError, match="REFEREE_RETRY_BUDGET_S"):
+        RefereeClient(url)
+
+
+def test_weights_parse_in_both_spellings_and_fail_clearly() -> None:
+    assert parse_weights("math=1, format:0.1,repetition") == {"math": 1.0, "format": 0.1, "repetition": 1.0}
+    with pytest.raises(ValueError, match="math=1,format=0.1"):
+        parse_weights("math=high")
+
+
+def test_concurrent_single_item_calls_share_one_request(live_server: str) -> None:
+    """What verl's per-sample calls get: many threads, one `POST /v1/rewards`, each its own result."""
+    transport = CountingTransport()
+    scorer = ItemScorer(
+        {"rewards": {"math": 1.0}}, RefereeClient(live_server, transport=transport), max_wait_ms=300
+    )
+    results: dict[int, float] = {}
+
+    def call(index: int) -> None:
+        results[index] = scorer.score(MATH_ITEMS[index]).reward
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(MATH_ITEMS))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    scorer.close()
+    assert [results[i] for i in range(len(MATH_ITEMS))] == [1.0, 0.0, 1.0, 0.0, 1.0]
+    assert transport.requests == ["/v1/rewards"]
+
+
+def test_async_single_item_calls_share_one_request(live_server: str) -> None:
+    transport = CountingTransport()
+    scorer = ItemScorer(
+        {"profile": "r1-math"}, RefereeClient(live_server, transport=transport), max_wait_ms=300
+    )
+
+    async def main() -> list[float]:
+        results = await asyncio.gather(*(scorer.score_async(item) for item in MATH_ITEMS))
+        return [r.scores["math"] or 0.0 for r in results]
+
+    assert asyncio.run(main()) == [1.0, 0.0, 1.0, 0.0, 1.0]
+    scorer.close()
+    assert transport.requests == ["/v1/rewards"]

@@ -41,6 +41,14 @@ def message_text(value: Text | None, *, assistant_only: bool = False) -> str:
     return "\n".join(m.content for m in turns)
 
 
+def _number_as_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 class Item(BaseModel):
     """One rollout to score. Unknown fields are kept and handed to rewards, like TRL dataset columns."""
 
@@ -55,22 +63,29 @@ class Item(BaseModel):
     prompt: Text | None = None
     completion: Text = Field(..., description="The model output: a string or chat messages.")
     completion_tokens: int | None = Field(None, ge=0, description="Length in tokens, for length rewards.")
-    answer: str | None = Field(None, description="Gold answer (math) or reference (cot_rm).")
+    answer: str | list[str] | None = Field(
+        None, description="Gold answer (math) or reference (cot_rm); a list is several accepted answers."
+    )
 
     @field_validator("answer", "id", "group", mode="before")
     @classmethod
     def _numbers_as_text(cls, value: Any) -> Any:
         # Datasets often store gold answers and ids as numbers; they are compared as text.
-        if isinstance(value, bool):
-            return str(value).lower()
-        if isinstance(value, int | float):
-            return str(value)
-        return value
+        if isinstance(value, list):
+            return [_number_as_text(v) for v in value] or None  # no accepted answer: as if absent
+        return _number_as_text(value)
 
     @property
     def text(self) -> str:
         """The completion as plain text (assistant turns only)."""
         return message_text(self.completion, assistant_only=True)
+
+    @property
+    def golds(self) -> list[str]:
+        """The accepted answers (empty without an `answer`)."""
+        if self.answer is None:
+            return []
+        return list(self.answer) if isinstance(self.answer, list) else [self.answer]
 
     @property
     def prompt_text(self) -> str:
@@ -169,7 +184,7 @@ class RewardCatalog(BaseModel):
 
 
 class OpenRLHFRequest(BaseModel):
-    """OpenRLHF's remote reward model protocol (`--remote_rm_url .../get_reward`)."""
+    """OpenRLHF's remote reward model protocol (`--reward.remote_url http://host:8000/get_reward`)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -194,9 +209,14 @@ class OpenRLHFRequest(BaseModel):
 
 
 class OpenRLHFResponse(BaseModel):
-    rewards: list[float]
-    scores: list[float]
-    extra_logs: dict[str, list[float]]
+    rewards: list[float] = Field(..., description="The weighted reward: what OpenRLHF optimises.")
+    scores: list[float] = Field(
+        ...,
+        description="The primary component (the profile's first reward, e.g. `math` accuracy in 0..1; "
+        "setting `openrlhf_score_reward`): what OpenRLHF's dynamic filtering averages per prompt group "
+        "against its default range (0, 1), so groups that are all right or all wrong are dropped.",
+    )
+    extra_logs: dict[str, list[float]] = Field(..., description="Every component, a null as 0.0.")
 
 
 class ExecuteRequest(BaseModel):

@@ -34,7 +34,7 @@ def cot_rm_reward(items: Sequence[Item], params: CotRmParams, ctx: RewardContext
         if params.response == "final_answer":
             extraction = extract_answer(response)
             response = extraction.answer if extraction else response
-        judgements.append(Judgement(item.prompt_text, str(item.answer), response))
+        judgements.append(Judgement(item.prompt_text, item.golds[0], response))
     verdicts = required(ctx.resources.verifier, "verifier").score(judgements)
     return [
         Score(v.score, ScoreError(ErrorKind.model_error, v.error) if v.error else None)

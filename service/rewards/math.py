@@ -29,8 +29,9 @@ class MathParams(BaseModel):
 def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -> list[Score]:
     """1.0 if the final answer (last \\boxed{}, <answer> tag, "the answer is", last number) equals the gold.
 
-    Identical (gold, answer) pairs are graded once; plain numbers and identical strings skip sympy;
-    the rest goes to killable worker processes with a hard timeout.
+    An `answer` list means several accepted answers: any of them scores 1.0. Identical (gold, answer)
+    pairs are graded once; plain numbers and identical strings skip sympy; the rest goes to killable
+    worker processes with a hard timeout.
     """
     verdicts: dict[tuple[str, str], Score] = {}
     pending: list[tuple[str, str]] = []
@@ -41,14 +42,14 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
         answers.append(answer)
         if answer is None:
             continue
-        key = (str(item.answer), answer)
-        if key in verdicts or key in pending:
-            continue
-        quick = quick_verdict(*key)
-        if quick is None:
-            pending.append(key)
-        else:
-            verdicts[key] = Score(float(quick))
+        for key in ((gold, answer) for gold in item.golds):
+            if key in verdicts or key in pending:
+                continue
+            quick = quick_verdict(*key)
+            if quick is None:
+                pending.append(key)
+            else:
+                verdicts[key] = Score(float(quick))
 
     if pending:
         pool = required(ctx.resources.math_pool, "math_pool")
@@ -61,6 +62,12 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
             )
 
     return [
-        Score(0.0) if answer is None else verdicts[(str(item.answer), answer)]
+        Score(0.0) if answer is None else best_of([verdicts[(gold, answer)] for gold in item.golds])
         for item, answer in zip(items, answers, strict=True)
     ]
+
+
+def best_of(scores: list[Score]) -> Score:
+    """Against several accepted answers: the best score; null only when no gold could be graded."""
+    graded = [score for score in scores if score.value is not None]
+    return max(graded, key=lambda score: score.value or 0.0) if graded else scores[0]

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rm_models import DynamicBatcher
-from rm_models.batcher import BatchStats
+from clients.batching import BatchStats, DynamicBatcher
 from rm_models.verdicts import Judgement, Verdict
 from service.api import metrics
 from service.settings import Settings
@@ -33,7 +32,9 @@ class BatchedVerifier:
     ) -> None:
         self.model = model
         self._last_tokens = 0
-        self.batcher = DynamicBatcher(self._score, max_batch_size, max_wait_ms, on_batch=self._record)
+        self.batcher = DynamicBatcher(
+            self._score, max_batch_size, max_wait_ms, on_batch=self._record, name="rm-batcher"
+        )
 
     def _score(self, batch: list[Judgement]) -> list[Verdict]:
         verdicts = self.model.score(batch)

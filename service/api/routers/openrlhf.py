@@ -30,11 +30,10 @@ async def get_reward(request: OpenRLHFRequest, scorer: Scorer = Depends(get_scor
         Item(id=str(i), prompt=prompt, completion=split_query(query, prompt), answer=label)
         for i, (query, prompt, label) in enumerate(zip(request.query, prompts, labels, strict=True))
     ]
+    profile = scorer.settings.openrlhf_profile
     with metrics.REQUEST_LATENCY.labels("/get_reward").time():
         try:
-            response = await scorer.score(
-                RewardRequest(profile=scorer.settings.openrlhf_profile, items=items)
-            )
+            response = await scorer.score(RewardRequest(profile=profile, items=items))
         except APIError as exc:
             for error in exc.errors:
                 loc = error["loc"]
@@ -46,4 +45,6 @@ async def get_reward(request: OpenRLHFRequest, scorer: Scorer = Depends(get_scor
     rewards = [result.reward for result in response.results]
     components = response.results[0].scores.keys() if response.results else []
     extra_logs = {name: [result.scores[name] or 0.0 for result in response.results] for name in components}
-    return OpenRLHFResponse(rewards=rewards, scores=rewards, extra_logs=extra_logs)
+    primary = scorer.settings.openrlhf_score_reward or next(iter(scorer.registry.profiles[profile].weights))
+    scores = [result.scores.get(primary) or 0.0 for result in response.results]
+    return OpenRLHFResponse(rewards=rewards, scores=scores, extra_logs=extra_logs)

@@ -1,0 +1,1 @@
+"""Tests against the real trainer packages, run in their own venv (`make test-peers`)."""
