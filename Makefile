@@ -33,8 +33,8 @@ install-test: $(BIN)/python system-deps
 PEER_VENV ?= .venv-peers
 PEER_BIN  := $(PEER_VENV)/bin
 PEERS     ?= verl==0.9.1 openrlhf==0.11.2
-PEER_DEPS ?= "transformers>=5.5,<6" "ray>=2.60" "tensordict>=0.8,<=0.10.0,!=0.9.0" codetiming hydra-core \
-             pylatexenc aiohttp pytest pytest-timeout
+PEER_DEPS ?= "transformers>=5.5,<6" "ray>=2.60" "tensordict>=0.8,<=0.10.0,!=0.9.0" codetiming \
+             "hydra-core>=1.3" pylatexenc aiohttp pytest pytest-timeout
 
 $(PEER_BIN)/python:
 	$(PYTHON) -m venv $(PEER_VENV)
@@ -42,7 +42,8 @@ $(PEER_BIN)/python:
 
 install-peers: $(PEER_BIN)/python system-deps
 	$(PEER_BIN)/pip install --quiet "$(TORCH)"
-	$(PEER_BIN)/pip install --quiet -e ".[server]" $(PEER_DEPS)
+	$(PEER_BIN)/pip install --quiet -e ".[server]"
+	$(PEER_BIN)/pip install --quiet $(PEER_DEPS)
 	$(PEER_BIN)/pip install --quiet --no-deps $(PEERS)
 
 test-peers: install-peers

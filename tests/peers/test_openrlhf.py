@@ -20,7 +20,7 @@ from openrlhf.utils.agent import SingleTurnAgentExecutor
 
 from clients.grpo.tiny import build_tokenizer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "What is 2+2? "
 GROUP = ["<think>2+2=4</think> \\boxed{4}", "<think>2+2=5</think> \\boxed{5}"]  # one right, one wrong
 

@@ -26,7 +26,7 @@ from clients.grpo.tiny import build_tokenizer
 from tests.peers.verl_utils import make_dataproto, readme_overrides, verl_config
 from tests.server_utils import free_port, server_process
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ["What is 2+2?", "What is 3+3?"]
 # Two rollout groups of two: a short right answer, a long right one; a short wrong one, a long right one.
 RESPONSES = [
