@@ -23,8 +23,8 @@ import httpx
 
 from bench.math_throughput import build_batch
 from clients.grpo.tiny import build_tokenizer
-from tests.server_utils import server_process
 from tests.peers.verl_utils import make_dataproto, readme_overrides, verl_config
+from tests.server_utils import server_process
 
 
 async def noop_score(**kwargs: object) -> dict[str, float]:

@@ -117,3 +117,28 @@ def test_eval_set_is_large_labeled_and_varied() -> None:
     assert {"gold", "completion", "correct"} <= cases[0].keys()
     assert 0.3 < sum(c["correct"] for c in cases) / len(cases) < 0.8
     assert len({c["category"] for c in cases}) >= 12
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer", "expected"),
+    [
+        ("\\frac{\\pi}{4}", "45^\\circ", True),  # degrees vs radians, both ways
+        ("45^\\circ", "\\frac{\\pi}{4}", True),
+        ("\\frac{\\pi}{3}", "45^\\circ", False),
+        ("6.02\\times10^{23}", "6.02e23", True),  # scientific notation
+        ("6.02\\times10^{23}", "6.02E+23", True),
+        ("6.02\\times10^{23}", "6.02e22", False),
+        ("[-1, 1]", "-1 \\le x \\le 1", True),  # an inequality chain for an interval
+        ("[-1, 1]", "-1 < x \\le 1", False),
+        ("15\\%", "15", True),  # percent with or without the sign, both ways
+        ("15", "15\\%", True),
+        ("28\\%", "28 percent", True),
+        ("1000", "1 000", True),  # number formats
+        ("32349", "32, 349", False),  # a list, not a number
+        ("Final Answer: The final answer is $28 \\%$. I hope it is correct.", "28\\%", True),  # prose gold
+        ("The total is 72.\n#### 72", "72", True),  # GSM8K gold
+        ("Setting x = 1 we find \\boxed{3}.", "3", True),  # worked-solution gold with a box
+    ],
+)
+def test_more_equivalences(gold: str, answer: str, expected: bool) -> None:
+    assert grade(gold, answer) is expected

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.math_accuracy import load_cases, plain_verdicts, referee_verdicts, summary
+from bench.math_accuracy import load_cases, load_peer_cases, plain_verdicts, referee_verdicts, summary
 from service.api.schemas import Item
 from service.rewards.base import RewardContext
 from service.rewards.math import MathParams, math_reward
@@ -45,7 +45,7 @@ def test_identical_pairs_are_graded_once_and_plain_numbers_skip_the_pool() -> No
     pool = RecordingPool()
     scores = math_reward(group + plain, MathParams(), RewardContext(resources=Resources(math_pool=pool)))
     assert [s.value for s in scores] == [1.0] * 16 + [1.0, 0.0, 1.0]
-    assert sorted(args[1] for args in pool.sent) == ["\\frac{\\sqrt{2}}{2}", "\\sqrt{2}/2"]
+    assert sorted(task.answer for (task,) in pool.sent) == ["\\frac{\\sqrt{2}}{2}", "\\sqrt{2}/2"]
 
 
 def test_no_answer_is_wrong_not_an_error() -> None:
@@ -133,10 +133,34 @@ def test_concurrent_clients_get_the_same_results_as_sequential(server: str) -> N
     assert [concurrent[i] for i in range(8)] == sequential
 
 
-def test_referee_grades_the_eval_set_better_than_plain_math_verify(pool: WorkerPool) -> None:
+def test_referee_grades_the_hand_written_set_perfectly_and_better_than_plain_math_verify(
+    pool: WorkerPool,
+) -> None:
     cases = load_cases()
     referee = summary(cases, referee_verdicts(cases, pool))
     plain = summary(cases, plain_verdicts(cases, pool))
-    assert referee["accuracy"] >= 0.97
+    assert referee["accuracy"] == 1.0
     assert referee["accuracy"] > plain["accuracy"] + 0.1
-    assert referee["precision"] >= plain["precision"]
+
+
+# math-verify's own labels that hold only for its LaTeX-only extraction (its suite's helper restricts
+# `parse` there): plain `parse` finds the 9 through expression extraction, and so does Referee.
+LABEL_NEEDS_LATEX_ONLY = {("$9$", "Answer $ \n 9 \n $"), ("$9$", "Answer \\( \n 9 \n \\)")}
+
+
+def test_referee_is_right_wherever_math_verify_is_on_its_own_regression_cases(pool: WorkerPool) -> None:
+    """The peer's public test-suite (tests/data/math_verify_cases.jsonl): at least its recall, and no
+    false positive it does not also make."""
+    cases = load_peer_cases()
+    referee, plain = referee_verdicts(cases, pool), plain_verdicts(cases, pool)
+    worse = [
+        (c["gold"], c["completion"])
+        for c, ours, theirs in zip(cases, referee, plain, strict=True)
+        if theirs == c["correct"] and ours != c["correct"]
+    ]
+    assert worse == []
+    wrong = {
+        (c["gold"], c["completion"]) for c, ours in zip(cases, referee, strict=True) if ours != c["correct"]
+    }
+    assert wrong <= LABEL_NEEDS_LATEX_ONLY
+    assert summary(cases, referee)["right"] >= summary(cases, plain)["right"]

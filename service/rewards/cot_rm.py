@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rm_models.verdicts import Judgement
 from service.api.schemas import Item
 from service.grading.errors import ErrorKind, ScoreError
-from service.grading.math.extraction import extract_answer
+from service.grading.math.extraction import final_answer
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
 
@@ -32,8 +32,7 @@ def cot_rm_reward(items: Sequence[Item], params: CotRmParams, ctx: RewardContext
     for item in items:
         response = item.text
         if params.response == "final_answer":
-            extraction = extract_answer(response)
-            response = extraction.answer if extraction else response
+            response = final_answer(response) or response
         judgements.append(Judgement(item.prompt_text, item.golds[0], response))
     verdicts = required(ctx.resources.verifier, "verifier").score(judgements)
     return [

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.schemas import Item
-from service.grading.math.equivalence import LogBase, quick_verdict, sympy_verdict
-from service.grading.math.extraction import extract_answer
+from service.grading.math.equivalence import LogBase, VerdictTask, slow_verdict
+from service.grading.math.extraction import Section, answer_section, extract_answer
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
 
@@ -24,50 +24,66 @@ class MathParams(BaseModel):
         description="Base of a bare `\\log`. Natural by default (what `\\log` means in most math "
         "datasets and in analysis); `10` is math-verify's reading.",
     )
+    think_tag: str | None = Field(
+        "think",
+        pattern=r"^[A-Za-z_][\w\-]*$",
+        description="Reasoning tag: only what follows `</think>` can be the answer, and a reasoning "
+        "block that never closes has none. `null`: completions have no reasoning block.",
+    )
+    prefilled_think: bool = Field(
+        False,
+        description="The chat template already opened the reasoning block in the prompt: a completion "
+        "without the closing tag is all reasoning (no answer).",
+    )
+    last_number: bool = Field(
+        True, description="When nothing else is found, the answer section's last number is the answer."
+    )
 
 
 def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -> list[Score]:
-    """1.0 if the final answer (last \\boxed{}, <answer> tag, "the answer is", last number) equals the gold.
+    """1.0 if the final answer after the reasoning (a box, <answer>, "the answer is", math) equals the gold.
 
-    An `answer` list means several accepted answers: any of them scores 1.0. Identical (gold, answer)
-    pairs are graded once; plain numbers and identical strings skip sympy; the rest goes to killable
-    worker processes with a hard timeout.
+    An `answer` list means several accepted answers: any of them scores 1.0. Referee's own rules
+    (boxes, `<answer>` blocks, "the answer is") run here and exact or identical answers are decided
+    without sympy; the rest, and answers only math-verify's extraction finds, go to killable worker
+    processes with a hard timeout. Identical tasks are graded once per batch.
     """
-    verdicts: dict[tuple[str, str], Score] = {}
-    pending: list[tuple[str, str]] = []
-    answers: list[str | None] = []
+    tasks_of: list[list[VerdictTask]] = []
+    verdicts: dict[VerdictTask, Score] = {}
     for item in items:
-        extraction = extract_answer(item.text)
-        answer = extraction.answer if extraction else None
-        answers.append(answer)
-        if answer is None:
-            continue
-        for key in ((gold, answer) for gold in item.golds):
-            if key in verdicts or key in pending:
-                continue
-            quick = quick_verdict(*key)
-            if quick is None:
-                pending.append(key)
-            else:
-                verdicts[key] = Score(float(quick))
-
+        section = answer_section(item.text, params.think_tag, params.prefilled_think)
+        tasks = [] if section is None else verdict_tasks(item.golds, section, params)
+        tasks_of.append(tasks)
+        for task in tasks:
+            if task not in verdicts:
+                quick = task.quick()
+                if quick is not None:
+                    verdicts[task] = Score(float(quick))
+    pending = list(dict.fromkeys(task for tasks in tasks_of for task in tasks if task not in verdicts))
     if pending:
         pool = required(ctx.resources.math_pool, "math_pool")
-        outcomes = pool.map(
-            sympy_verdict, [(*key, params.log_base) for key in pending], timeout=params.timeout_s
-        )
-        for key, outcome in zip(pending, outcomes, strict=True):
-            verdicts[key] = (
-                Score(None, outcome.error) if outcome.error is not None else Score(float(outcome.value))
-            )
+        outcomes = pool.map(slow_verdict, [(task,) for task in pending], timeout=params.timeout_s)
+        for task, outcome in zip(pending, outcomes, strict=True):
+            verdicts[task] = Score(None, outcome.error) if outcome.error else Score(float(outcome.value))
+    return [best_of([verdicts[task] for task in tasks]) if tasks else Score(0.0) for tasks in tasks_of]
 
+
+def verdict_tasks(golds: Sequence[str], section: Section, params: MathParams) -> list[VerdictTask]:
+    """What to decide for one item: each gold against each reading of its answer."""
+    extraction = extract_answer(section)
+    if extraction is not None and extraction.method != "phrase":
+        return [
+            VerdictTask(gold, answer, log_base=params.log_base)
+            for gold in golds
+            for answer in extraction.candidates
+        ]
+    phrase = extraction.answer if extraction is not None else None
     return [
-        Score(0.0) if answer is None else best_of([verdicts[(gold, answer)] for gold in item.golds])
-        for item, answer in zip(items, answers, strict=True)
+        VerdictTask(gold, None, section.text, phrase, params.log_base, params.last_number) for gold in golds
     ]
 
 
 def best_of(scores: list[Score]) -> Score:
-    """Against several accepted answers: the best score; null only when no gold could be graded."""
+    """Against several accepted answers or readings: the best score; null only when none could be graded."""
     graded = [score for score in scores if score.value is not None]
     return max(graded, key=lambda score: score.value or 0.0) if graded else scores[0]

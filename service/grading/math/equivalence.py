@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
@@ -19,6 +20,7 @@ import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 from service.grading.errors import GoldUnparseable
+from service.grading.math.extraction import choice_in_prose, last_boxed, last_number
 
 LogBase = Literal["e", "10", "2"]
 
@@ -26,18 +28,30 @@ LogBase = Literal["e", "10", "2"]
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 _EXTRACTION = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
+# math-verify's default extraction, for answer sections Referee's own rules found nothing in.
+_SECTION_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
+_MATH_IN_PROSE = re.compile(r"[$\\%^{}=<>]|percent|pct|\d\s*[eE][+-]?\d|[a-z]\d|\d[a-z]", re.I)
+_BARE_NUMBER = re.compile(r"-?[\d][\d\s,.]*")
+_GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.M)
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ|\\degree|°")
+# 6.02e23, 1.5E-7: math-verify reads the mantissa alone.
+_SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
 _WRAPPERS = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf|textit|operatorname)\s*\{([^{}]*)\}")
-_PLAIN_NUMBER = re.compile(r"-?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?")
+_PLAIN_NUMBER = re.compile(r"-?(?:\d+|[1-9]\d{0,2}(?:,\d{3})+)(?:\.\d+)?")
 _FRACTION = re.compile(r"(-?)(?:\\[dt]?frac(?:\{(\d+)\}\{(\d+)\}|(\d)(\d))|(\d+)/(\d+))")
 _CHOICE = re.compile(r"\(?\s*([A-J])\s*\)?(?:[.:]|\s|$)")
 _REPEATING = re.compile(r"(-?)(\d*)\.(\d*)\\(?:overline|bar)\s*\{(\d+)\}")
 _BARE_LOG = re.compile(r"\\log(?![_a-zA-Z])")
+_SPACED_THOUSANDS = re.compile(r"(?<=\d) (?=\d{3}(?!\d))")
+# "28 percent", "28 pct": the percent sign in words.
+_PERCENT_WORDS = re.compile(r"\s*(?:\\text\{\s*)?\b(?:percent(?:age)?|pct)\b\}?", re.I)
 _HEDGE_SPLIT = re.compile(r"\s*(?:,?\s*\\?(?:text\{\s*)?\b(?:and|or)\b\}?\s*|;\s*|,\s+)")
 
 
 def strip_markup(text: str) -> str:
     """Drop `$`, `\\text{}`-style wrappers, `\\left/\\right`, spacing commands and a trailing period."""
-    text = text.strip().strip("$").strip()
+    # `$` anywhere is a math delimiter (`\\$` is money, dropped below); `11,\\! 111` has a thin space.
+    text = re.sub(r"\\!\s*|(?<!\\)\$", "", text).strip()
     for _ in range(3):
         text = _WRAPPERS.sub(r"\1", text)
     text = re.sub(r"\\(?:left|right)\b|\\[,;:! ]|\\displaystyle|\\\$", "", text)
@@ -45,7 +59,8 @@ def strip_markup(text: str) -> str:
 
 
 def plain_number(text: str) -> Decimal | None:
-    text = strip_markup(text).replace(" ", "")
+    """`42`, `-0.5`, `1,000`, `1 000` (a space between groups of three); `32, 349` is a list, not one."""
+    text = _SPACED_THOUSANDS.sub("", strip_markup(text))
     if not _PLAIN_NUMBER.fullmatch(text):
         return None
     try:
@@ -56,7 +71,7 @@ def plain_number(text: str) -> Decimal | None:
 
 def rational(text: str) -> Fraction | None:
     """An integer, decimal or fraction (`3`, `-0.25`, `3/4`, `\\frac{3}{4}`, `\\dfrac34`), exactly."""
-    text = strip_markup(text).replace(" ", "")
+    original, text = text, strip_markup(text).replace(" ", "")
     match = _FRACTION.fullmatch(text)
     if match:
         sign, digits = match.group(1), [g for g in match.groups()[1:] if g is not None]
@@ -65,7 +80,7 @@ def rational(text: str) -> Fraction | None:
             return None
         value = Fraction(int(numerator), int(denominator))
         return -value if sign else value
-    number = plain_number(text)
+    number = plain_number(original)
     return Fraction(number) if number is not None else None
 
 
@@ -129,12 +144,20 @@ def repeating_decimals_to_fractions(latex: str) -> str:
     return _REPEATING.sub(replace, latex)
 
 
-def prepare_latex(text: str, log_base: LogBase) -> str:
+def _prepare(text: str, log_base: LogBase) -> str:
+    """What math-verify misreads, rewritten: repeating decimals, scientific notation, a bare log."""
     text = repeating_decimals_to_fractions(text)
+    text = _SCIENTIFIC.sub(r"\1\\times 10^{\2}", text)
+    text = _PERCENT_WORDS.sub("%", text)
     if log_base == "e":
-        text = _BARE_LOG.sub(r"\\ln", text)
-    elif log_base == "2":
-        text = _BARE_LOG.sub(r"\\log_{2}", text)
+        return _BARE_LOG.sub(r"\\ln", text)
+    if log_base == "2":
+        return _BARE_LOG.sub(r"\\log_{2}", text)
+    return text
+
+
+def prepare_latex(text: str, log_base: LogBase) -> str:
+    text = _prepare(text, log_base)
     if "$" not in text and "\\boxed" not in text:
         text = f"${text}$"
     return text
@@ -146,7 +169,11 @@ def parse_answer(text: str, log_base: LogBase) -> list[Any]:
 
 @lru_cache(maxsize=4096)
 def parse_gold(gold: str, log_base: LogBase) -> list[Any]:
-    """Gold answers repeat across a GRPO group (and across steps), so each is parsed once per worker."""
+    """Gold answers repeat across a GRPO group (and across steps), so each is parsed once per worker.
+    A gold that is a bare number in a local format (`1,22`, `1 000`) is read as math-verify reads
+    plain text; everything else as LaTeX."""
+    if _BARE_NUMBER.fullmatch(gold.strip()):
+        return parse(_prepare(gold, log_base), extraction_config=_SECTION_EXTRACTION, parsing_timeout=None)
     return parse_answer(gold, log_base)
 
 
@@ -169,6 +196,17 @@ def is_hedged(answer: str) -> bool:
     return len(parts) > 1 and all(re.search(r"\d", p) for p in parts)
 
 
+def gold_answer(gold: str) -> str:
+    """A gold given as a whole worked solution (as open-r1 passes NuminaMath's `solution` column):
+    its final answer, from the last `\\boxed{}` or a GSM8K `#### 72` line; other golds as they are
+    (math-verify's parser finds "the final answer is $…$" in prose golds)."""
+    boxed = last_boxed(gold)
+    if boxed is not None:
+        return boxed
+    hashes = _GSM8K_FINAL.search(gold)
+    return hashes.group(1).strip() if hashes else gold
+
+
 def grade(gold: str, answer: str, log_base: LogBase = "e") -> bool:
     """Is `answer` equal to `gold`? Raises `GoldUnparseable`. Fixes over plain `math_verify.verify`:
 
@@ -176,49 +214,154 @@ def grade(gold: str, answer: str, log_base: LogBase = "e") -> bool:
     - several values for a single-valued gold ("1331 and 1728") are wrong, not "contains the gold";
     - repeating decimals `0.\\overline{6}` are read as fractions;
     - multiple-choice letters and word answers are compared as such;
+    - degrees and radians (`45^\\circ` for `\\frac{\\pi}{4}`), scientific notation (`6.02e23`);
     - a bare `\\log` has the base `log_base` (natural by default, as in most math datasets).
     """
-    quick = quick_verdict(gold, answer)
+    quick = quick_verdict(gold_answer(gold), answer)
     return quick if quick is not None else sympy_verdict(gold, answer, log_base)
+
+
+def _label_verdict(gold: str, answer: str | None, prose: str = "") -> bool | None:
+    """Golds that are a choice letter or a word are compared as such: the extracted `answer`, else the
+    whole `prose` when it is just the label, else a letter stated in it ("I pick option C"); None for
+    math golds."""
+    gold = gold_answer(gold)
+    reading = answer if answer is not None else prose
+    gold_choice = choice_letter(gold)
+    if gold_choice is not None and len(strip_markup(gold).strip("() ")) == 1:
+        bare = answer is not None or len(strip_markup(prose).strip("(). ")) == 1
+        return (choice_letter(reading) if bare else choice_in_prose(prose)) == gold_choice
+    gold_text = plain_text(gold)
+    if gold_text is not None:
+        return plain_text(reading) == gold_text
+    return None
+
+
+def _gold_parsed(gold: str, log_base: LogBase) -> list[Any]:
+    parsed = parse_gold(gold, log_base)
+    if not parsed:
+        raise GoldUnparseable()
+    return parsed
 
 
 def sympy_verdict(gold: str, answer: str, log_base: LogBase = "e") -> bool:
     """The slow part of `grade`, for pairs `quick_verdict` left undecided."""
-    gold_choice = choice_letter(gold)
-    if gold_choice is not None and len(strip_markup(gold).strip("() ")) == 1:
-        return choice_letter(answer) == gold_choice
-    gold_text = plain_text(gold)
-    if gold_text is not None:
-        return plain_text(answer) == gold_text
+    label = _label_verdict(gold, answer)
+    if label is not None:
+        return label
+    gold_parsed = _gold_parsed(gold, log_base)
+    return _compare(gold, gold_parsed, answer, parse_answer(answer, log_base))
 
-    gold_parsed = parse_gold(gold, log_base)
-    if not gold_parsed:
-        raise GoldUnparseable()
-    if _single_value(gold_parsed) and is_hedged(answer):
-        return False
-    answer_parsed = parse_answer(answer, log_base)
+
+def section_verdict(
+    gold: str, section: str, phrase: str | None = None, log_base: LogBase = "e", use_last_number: bool = True
+) -> bool:
+    """For an answer section where Referee's strong rules (a box, an `<answer>` block) found nothing:
+    math-verify's own extraction (LaTeX in any math delimiters, relations, percent words, number
+    formats, ...) with Referee's fixes on top, then the "answer is" `phrase`, then the last number."""
+    label = _label_verdict(gold, phrase, prose=section)
+    if label is not None:
+        return label
+    gold_parsed = _gold_parsed(gold, log_base)
+    closing = last_number(section)
+    if _single_value(gold_parsed) and closing is not None and is_hedged(closing):
+        return False  # "The cube could be 1331 or 1728": several values offered
+    found = parse(_prepare(section, log_base), extraction_config=_SECTION_EXTRACTION, parsing_timeout=None)
+    if found and _compare(gold, gold_parsed, str(found[-1]), found):
+        return True
+    answer = phrase or (closing if use_last_number and not found else None)
+    return answer is not None and grade(gold, answer, log_base)
+
+
+def _compare(gold: str, gold_parsed: list[Any], answer: str, answer_parsed: list[Any]) -> bool:
     if not answer_parsed:
+        return False
+    if _single_value(gold_parsed) and is_hedged(answer):
         return False
     gold_expr, answer_expr = gold_parsed[0], answer_parsed[0]
     if _exact_number(gold_expr) and _exact_number(answer_expr):
-        return _exactly_equal(gold_expr, answer_expr, percent=("%" in answer, "%" in gold))
-    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
+        units = Units(
+            percent=("%" in answer, "%" in gold),
+            degrees=(_DEGREES.search(answer) is not None, _DEGREES.search(gold) is not None),
+        )
+        return _exactly_equal(gold_expr, answer_expr, units)
+    # A gold interval or set may be answered as an inequality chain (`-1 \\le x \\le 1` for [-1, 1]);
+    # a gold written as a relation (`x \\in [-2, 7]`) keeps math-verify's stricter default.
+    as_set = isinstance(gold_expr, sympy.Set)
+    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None, allow_set_relation_comp=as_set))
 
 
-def _exactly_equal(gold: sympy.Basic, answer: sympy.Basic, percent: tuple[bool, bool]) -> bool:
+@dataclass(frozen=True)
+class Units:
+    """Which side wrote a percent sign or a degree mark: `50\\%` may stand for 50 or 0.5, and
+    `45^\\circ` for 45 or π/4, whichever the other side means."""
+
+    percent: tuple[bool, bool]
+    degrees: tuple[bool, bool]
+
+
+def _exactly_equal(gold: sympy.Basic, answer: sympy.Basic, units: Units) -> bool:
     """Compare exact numbers at 60 significant digits, never at float precision (2^-99 is not 2^-98).
 
     Values that agree to 50 digits are equal: distinct closed forms that close are adversarial,
-    and it spares `simplify` on radicals it may not finish. `50\\%` may stand for 50 either way.
+    and it spares `simplify` on radicals it may not finish.
     """
+    gold, answer = gold.doit(), answer.doit()  # math-verify keeps `28\\%` as 28 * UnevaluatedExpr(1/100)
     candidates = [answer]
-    if percent[0]:
+    if units.percent[0]:
         candidates.append(answer * 100)
-    if percent[1]:
+    if units.percent[1]:
         candidates.append(answer / 100)
+    if units.degrees[0] != units.degrees[1]:
+        candidates.append(answer * sympy.pi / 180 if units.degrees[0] else answer * 180 / sympy.pi)
     for candidate in candidates:
-        difference = (gold - candidate).evalf(60)
-        scale = max(abs(gold.evalf(60)), abs(candidate.evalf(60)), sympy.Integer(1))
-        if difference.is_number and abs(difference) <= scale * sympy.Float(10, 60) ** -50:
-            return True
+        try:
+            difference = abs(sympy.N(gold - candidate, 60))
+            scale = max(abs(sympy.N(gold, 60)), abs(sympy.N(candidate, 60)), sympy.Integer(1))
+            if bool(difference <= scale * sympy.Float(10, 60) ** -50):
+                return True
+        except TypeError:  # not a real number after all (a relational or a complex value): not equal here
+            continue
     return False
+
+
+@dataclass(frozen=True)
+class VerdictTask:
+    """One decision of the `math` reward: `gold` against a found `answer`, or, when Referee's strong
+    rules found none, against the answer `section` (with the "answer is" `phrase`, if any)."""
+
+    gold: str
+    answer: str | None
+    section: str = ""
+    phrase: str | None = None
+    log_base: LogBase = "e"
+    use_last_number: bool = True
+
+    def quick(self) -> bool | None:
+        """Decided in microseconds, in the caller's process; None: needs `slow_verdict`. A section
+        in plain words (no math markup, units or exponents) holds no answer math-verify would read
+        differently from the stated or last number, so that number decides either way."""
+        label = _label_verdict(self.gold, self.answer or self.phrase, prose=self.section)
+        if label is not None:
+            return label
+        gold = gold_answer(self.gold)
+        if self.answer is not None:
+            return quick_verdict(gold, self.answer)
+        if self.phrase is not None and quick_verdict(gold, self.phrase):
+            return True
+        if quick_verdict(gold, self.section):
+            return True
+        if _MATH_IN_PROSE.search(self.section) is None:
+            stated = self.phrase or (last_number(self.section) if self.use_last_number else None)
+            if stated is None:
+                return False
+            if not is_hedged(stated):
+                return quick_verdict(gold, stated)
+        return None
+
+
+def slow_verdict(task: VerdictTask) -> bool:
+    """The rest of a task, in a worker process."""
+    if task.answer is not None:
+        return sympy_verdict(task.gold, task.answer, task.log_base)
+    return section_verdict(task.gold, task.section, task.phrase, task.log_base, task.use_last_number)

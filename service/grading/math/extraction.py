@@ -1,7 +1,14 @@
 """Find the final answer in a completion, the way a grader reading it would.
 
-Order: the last `\\boxed{...}` (nested braces), else the last `<answer>` tag, else "the answer is ...",
-else the last number. Each step is a small function so tests can pin down each rule.
+First the **answer section**: with a reasoning block (`<think>…</think>`), only what follows it can
+earn credit, and a reasoning block that never closes has no answer at all; an `<answer>` block,
+when there is one, is the section. Nothing inside the reasoning is ever the final answer.
+
+Then, in the section: the last complete `\\boxed{…}` (several boxes together are a second reading,
+for a multi-valued gold), else the `<answer>` block, else "the answer is …". These run in the
+service's own process. What they miss is left to math-verify's extraction
+(`equivalence.section_verdict`, in a worker), with the last number as the final fallback. Each rule
+is a small function so tests can pin it down.
 """
 
 from __future__ import annotations
@@ -14,15 +21,58 @@ _ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S | re.I)
 _ANSWER_PHRASE = re.compile(
     r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(.+?)\s*(?:$|\n|\.(?=\s|$))", re.I
 )
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+_FINAL_PHRASE = re.compile(r"final answer\s*(?:is|:)\s*:?\s*(.+?)\s*(?:$|\n|\.(?=\s|$))", re.I)
+_NUMBER = re.compile(r"(?<![A-Za-z\d])-?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:/\d+)?(?![A-Za-z\d])")
 # "1331 and 1728", "either 3 or 4": several values offered as the answer.
 _HEDGE = re.compile(r"-?\d[\d,]*(?:\.\d+)?\s*(?:,?\s*(?:and|or)\s+|,\s+)-?\d")
+# A multiple-choice letter stated in prose: "the correct one is (B).", "I pick option C: 12 meters."
+_CHOICE_IN_PROSE = re.compile(
+    r"(?:\(([A-J])\)|\b(?:option|choice|answer(?: is)?|pick|choose|select)\s*:?\s*\(?([A-J])\b\)?)"
+)
 
 
 @dataclass(frozen=True)
 class Extraction:
     answer: str
-    method: str  # "boxed", "answer_tag", "phrase" or "last_number"
+    method: str  # "boxed", "answer_tag" or "phrase"
+    alternatives: tuple[str, ...] = ()
+    """Other readings that may earn credit: several boxes together, for a multi-valued gold."""
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        return (self.answer, *self.alternatives)
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str
+    tagged: bool
+    """The text is the content of an `<answer>` block: all of it is the answer."""
+
+
+def answer_section(text: str, think_tag: str | None = "think", prefilled: bool = False) -> Section | None:
+    """The part of the completion that can hold the final answer; None when the reasoning never ends.
+    `think_tag=None`: the completion has no reasoning block to skip; `prefilled`: the prompt opened it."""
+    if think_tag is not None:
+        opening, closing = f"<{think_tag}>", f"</{think_tag}>"
+        if closing in text:
+            text = text.rsplit(closing, 1)[1]
+        elif opening in text or prefilled:
+            return None  # truncated inside the reasoning
+    tags = _ANSWER_TAG.findall(text)
+    section = Section(tags[-1], True) if tags else Section(text, False)
+    cut = _unclosed_box(section.text)
+    return section if cut is None else Section(section.text[:cut], section.tagged)
+
+
+def _unclosed_box(text: str) -> int | None:
+    """Where a `\\boxed{` that never closes starts (a truncated completion): nothing from there on,
+    not even a number inside it, is an answer."""
+    for match in reversed(list(_BOXED.finditer(text))):
+        end = match.end()
+        if end < len(text) and text[end] == "{" and _braced(text, end) is None:
+            return match.start()
+    return None
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
@@ -44,30 +94,42 @@ def _braced(text: str, start: int) -> tuple[str, int] | None:
     return None
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete `\\boxed{...}` (or `\\fbox{...}`, or `\\boxed 5`)."""
-    found = None
+def all_boxed(text: str) -> list[str]:
+    """Contents of every complete `\\boxed{...}` (or `\\fbox{...}`, or `\\boxed 5`); an unclosed
+    `\\boxed{` (a truncated completion) is not an answer."""
+    return [box for box, _ in _boxes(text)]
+
+
+def _boxes(text: str) -> list[tuple[str, int]]:
+    """(content, end offset) of every complete box."""
+    found = []
     for match in _BOXED.finditer(text):
         end = match.end()
         if end < len(text) and text[end] == "{":
             group = _braced(text, end)
             if group is not None:
-                found = group[0]
+                found.append((group[0].strip(), group[1]))
         elif match.group().endswith(" ") or match.group() == "\\boxed":
             token = re.match(r"[^\s$]+", text[end:])
             if token:
-                found = token.group()
-    return found.strip() if found is not None else None
+                found.append((token.group(), end + token.end()))
+    return [(box, end) for box, end in found if box]
 
 
-def answer_tag(text: str) -> str | None:
-    matches = _ANSWER_TAG.findall(text)
-    return matches[-1].strip() or None if matches else None
+def last_boxed(text: str) -> str | None:
+    boxes = all_boxed(text)
+    return boxes[-1] if boxes else None
 
 
 def answer_phrase(text: str) -> str | None:
     matches = _ANSWER_PHRASE.findall(text)
     return matches[-1].strip().strip("*").strip() or None if matches else None
+
+
+def choice_in_prose(text: str) -> str | None:
+    """The last multiple-choice letter the text states, for golds that are a letter."""
+    letters = [a or b for a, b in _CHOICE_IN_PROSE.findall(text)]
+    return letters[-1] if letters else None
 
 
 def last_number(text: str) -> str | None:
@@ -81,16 +143,30 @@ def last_number(text: str) -> str | None:
     return _NUMBER.findall(last)[-1]
 
 
-def extract_answer(text: str) -> Extraction | None:
-    for method, extract in (
-        ("boxed", last_boxed),
-        ("answer_tag", answer_tag),
-        ("phrase", answer_phrase),
-        ("last_number", last_number),
-    ):
-        answer = extract(text)
-        if answer:
-            if method == "answer_tag":  # a box inside the tag is the more precise answer
-                answer = last_boxed(answer) or answer
-            return Extraction(answer, method)
-    return None
+def extract_answer(section: Section) -> Extraction | None:
+    """Referee's own rules over an answer section. A "final answer is …" stated after the last box
+    (an intermediate result boxed on the way) is the answer."""
+    boxes = _boxes(section.text)
+    stated = list(_FINAL_PHRASE.finditer(section.text))
+    if stated and (not boxes or stated[-1].start() > boxes[-1][1]):
+        statement = stated[-1].group(1)
+        while (inner := _FINAL_PHRASE.search(statement)) is not None:  # "Final Answer: The final answer is 7"
+            statement = inner.group(1)
+        return Extraction(statement.strip().strip("*").strip(), "phrase")
+    if boxes:
+        distinct = tuple(dict.fromkeys(box for box, _ in boxes))
+        return Extraction(boxes[-1][0], "boxed", (", ".join(distinct),) if len(distinct) > 1 else ())
+    if section.tagged:
+        return Extraction(section.text.strip(), "answer_tag") if section.text.strip() else None
+    phrase = answer_phrase(section.text)
+    return Extraction(phrase, "phrase") if phrase else None
+
+
+def final_answer(text: str, think_tag: str | None = "think") -> str | None:
+    """The final answer of a completion by Referee's own rules, else its last number (for readers of
+    the answer that are not graders, e.g. the reward model's `final_answer` mode)."""
+    section = answer_section(text, think_tag)
+    if section is None:
+        return None
+    extraction = extract_answer(section)
+    return extraction.answer if extraction else last_number(section.text)
