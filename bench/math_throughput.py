@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import subprocess
-import sys
 import time
 
 import httpx
 
-from tests.server_utils import free_port, wait_healthy
+from tests.server_utils import server_process
 
 # Answers sympy cannot finish comparing: a power tower, a huge factorial, a huge binomial.
 ADVERSARIAL = ["\\boxed{9^{9^{9^{9}}}}", "\\boxed{99999999!}", "\\boxed{\\binom{10^{8}}{5 \\cdot 10^{7}}}"]
@@ -86,6 +84,75 @@ def build_batch(prompts: int, samples: int, adversarial: int, seed: int = 0) -> 
     return items
 
 
+def realistic_gold(rng: random.Random) -> tuple[str, str, str]:
+    """A gold of one of the kinds math datasets have, a right answer written another way, a wrong one."""
+    p, q, r = rng.randint(2, 30), rng.randint(2, 30), rng.randint(2, 9)
+    kinds = [
+        (str(p * q), f"{p * q}", str(p * q + r)),
+        (f"\\frac{{{p}}}{{{q + p}}}", f"\\dfrac{{{2 * p}}}{{{2 * (q + p)}}}", f"\\frac{{{q + p}}}{{{p}}}"),
+        (f"{p}\\sqrt{{{r}}}", f"\\sqrt{{{p * p * r}}}", f"{p + 1}\\sqrt{{{r}}}"),
+        (f"({p}, {q})", f"\\left({p},{q}\\right)", f"({q}, {p + 1})"),
+        (f"[{p}, {p + q})", f"[{p},{p + q})", f"({p}, {p + q}]"),
+        (f"\\{{{p}, {q + 40}, {r}\\}}", f"\\{{{r}, {p}, {q + 40}\\}}", f"\\{{{p}, {q}\\}}"),
+        (
+            f"\\begin{{pmatrix}} {p} & {q} \\\\ {r} & 1 \\end{{pmatrix}}",
+            f"\\begin{{bmatrix}} {p} & {q} \\\\ {r} & 1 \\end{{bmatrix}}",
+            f"\\begin{{pmatrix}} {q} & {p} \\\\ {r} & 1 \\end{{pmatrix}}",
+        ),
+        (f"x^2 + {p + q}x + {p * q}", f"(x+{p})(x+{q})", f"(x+{p})(x-{q})"),
+        (f"{p}\\%", f"{p}\\%", f"{p + r}\\%"),
+        ("\\text{odd}" if p % 2 else "\\text{even}", "odd" if p % 2 else "even", "even" if p % 2 else "odd"),
+        (
+            f"\\frac{{{p}\\pi}}{{{q + 1}}}",
+            f"\\frac{{{p}}}{{{q + 1}}}\\pi",
+            f"\\frac{{{p + 1}\\pi}}{{{q + 1}}}",
+        ),
+    ]
+    return rng.choice(kinds)
+
+
+def build_realistic_batch(prompts: int, samples: int, seed: int) -> list[dict]:
+    """One GRPO step of a run: every prompt a new gold of any kind, long reasoning, half right."""
+    rng = random.Random(seed)
+    items = []
+    for problem in range(prompts):
+        gold, rewritten, wrong = realistic_gold(rng)
+        for sample in range(samples):
+            reasoning = " ".join(rng.choice(FILLER) for _ in range(rng.randint(40, 90)))
+            answer = rng.choice([gold, rewritten]) if sample % 2 == 0 else wrong
+            items.append(
+                {
+                    "id": f"{problem}-{sample}",
+                    "group": str(problem),
+                    "answer": gold,
+                    "completion": f"<think>{reasoning}</think>\nSo the final answer is $\\boxed{{{answer}}}$.",
+                }
+            )
+    return items
+
+
+def build_adversarial_batch(normal: int, hostile: int, seed: int) -> list[dict]:
+    """Pathological answers (power towers, huge numbers and factorials, deep nesting, NUL bytes, an
+    expansion sympy does not finish) among normal ones."""
+    pathological = [
+        "9^{9^{9^{9}}}",
+        "7" * 200_000,
+        "{" * 10_000 + "1" + "}" * 10_000,
+        "+".join(f"x^{{{i}}}" for i in range(20_000)),
+        "99999999!",
+        "\\binom{10^{8}}{5 \\cdot 10^{7}}",
+        "12\x00",
+        "(x+1)^{9999}",
+    ]
+    items = build_realistic_batch(normal, 1, seed)
+    for i in range(hostile):
+        items.append(
+            {"answer": "x^2+2x+1", "completion": f"\\boxed{{{pathological[i % len(pathological)]}}}"}
+        )
+    random.Random(seed).shuffle(items)
+    return items
+
+
 def baseline(items: list[dict]) -> float:
     """The open-r1 loop: parse gold and completion, verify, one item at a time. Returns seconds."""
     from math_verify import LatexExtractionConfig, parse, verify
@@ -96,6 +163,17 @@ def baseline(items: list[dict]) -> float:
         gold = parse(f"${item['answer']}$")
         answer = parse(item["completion"], extraction_config=[LatexExtractionConfig()])
         verify(gold, answer)
+    return time.perf_counter() - started
+
+
+def accurate_baseline(items: list[dict]) -> float:
+    """An accurate math-verify loop: gold in `$…$`, math-verify's default extraction on both sides."""
+    from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)
+    started = time.perf_counter()
+    for item in items:
+        verify(parse(f"${item['answer']}$"), parse(item["completion"]))
     return time.perf_counter() - started
 
 
@@ -110,47 +188,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--samples", type=int, default=8)
-    parser.add_argument("--adversarial", type=int, default=3)
     parser.add_argument(
-        "--workers", type=int, default=None, help="math worker processes (default: CPU count)"
+        "--workers", type=int, default=None, help="math worker processes (default: 2 per core)"
     )
     args = parser.parse_args()
-
-    clean = build_batch(args.prompts, args.samples, adversarial=0)
-    hostile = build_batch(args.prompts, args.samples, adversarial=args.adversarial)
-    port = free_port()
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    easy = build_batch(args.prompts, args.samples, adversarial=0)
+    realistic = build_realistic_batch(args.prompts, args.samples, seed=1)
+    adversarial = build_adversarial_batch(20, 10, seed=2)
     env = {"REFEREE_MATH_WORKERS": str(args.workers)} if args.workers else {}
-    server = subprocess.Popen(command, env={**__import__("os").environ, **env})
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, process=server)
-        referee(url, clean[:8])  # warm-up: a trainer talks to a long-running server
-        rows = []
-        for name, items in (("clean batch", clean), (f"with {args.adversarial} adversarial", hostile)):
-            ours = referee(url, items)
-            theirs = baseline(items)
-            rows.append((name, len(items), theirs, ours))
-        single = build_batch(args.prompts, args.samples, adversarial=1, seed=1)
-        single_time = referee(url, single)
-    finally:
-        server.terminate()
-        server.wait(60)
-
-    print(f"GRPO batch: {args.prompts} prompts x {args.samples} samples\n")
+    with server_process(env=env) as (url, _):
+        referee(
+            url, build_realistic_batch(4, 2, seed=99)
+        )  # warm-up: a trainer talks to a long-running server
+        # Each batch brings golds the server has not seen (every RL step does): gold parsing counts.
+        rows = [
+            (name, len(items), referee(url, items), accurate_baseline(items), baseline(items))
+            for name, items in (("realistic (new golds)", realistic), ("easy", easy))
+        ]
+        adversarial_time = referee(url, adversarial)
+    print(f"GRPO batch: {args.prompts} prompts x {args.samples} samples, math only\n")
     print(
-        f"{'batch':<22} {'items':>5} {'sequential s':>12} {'referee s':>9} {'items/s seq':>11} "
-        f"{'items/s ref':>11} {'speed-up':>8}"
+        f"{'batch':<22} {'items':>5} {'referee s':>9} {'accurate mv s':>13} {'open-r1 s':>9} {'vs accurate':>11} {'vs open-r1':>10}"
     )
-    for name, count, theirs, ours in rows:
+    for name, count, ours, accurate, open_r1 in rows:
         print(
-            f"{name:<22} {count:>5} {theirs:>12.2f} {ours:>9.2f} "
-            f"{count / theirs:>11.1f} {count / ours:>11.1f} "
-            f"{theirs / ours:>7.1f}x"
+            f"{name:<22} {count:>5} {ours:>9.2f} {accurate:>13.2f} {open_r1:>9.2f} "
+            f"{accurate / ours:>10.1f}x {open_r1 / ours:>9.1f}x"
         )
     print(
-        f"\none adversarial item, per-item timeout 5 s: batch took {single_time:.2f} s "
-        f"(bound: timeout + 1 s = 6 s) -> {'OK' if single_time <= 6.0 else 'OVER'}"
+        f"\nadversarial: 10 pathological answers among 20 normal ones, per-item timeout 5 s: the batch took "
+        f"{adversarial_time:.2f} s (bound: timeout + 1 s = 6 s) -> {'OK' if adversarial_time <= 6.0 else 'OVER'}"
     )
 
 

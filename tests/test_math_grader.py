@@ -9,7 +9,7 @@ import pytest
 from math_verify import parse, verify
 
 from service.grading.errors import GoldUnparseable
-from service.grading.math.equivalence import grade, quick_verdict
+from service.grading.math.equivalence import grade, quick_verdict, sympy_verdict
 
 
 def plain_verdict(gold: str, answer: str) -> bool:
@@ -142,3 +142,30 @@ def test_eval_set_is_large_labeled_and_varied() -> None:
 )
 def test_more_equivalences(gold: str, answer: str, expected: bool) -> None:
     assert grade(gold, answer) is expected
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer", "expected"),
+    [
+        ("10\\%", "14\\%", False),
+        ("2\\sqrt{8}", "\\sqrt{32}", True),
+        ("-2\\sqrt{8}", "\\sqrt{32}", False),
+        ("[15, 18)", "[15,18)", True),
+        ("[15, 18)", "(15, 18]", False),
+        ("\\{12, 57, 2\\}", "\\{2, 12, 57\\}", True),
+        ("\\{12, 57, 2\\}", "\\{12, 17\\}", False),
+        (
+            "\\begin{pmatrix} 16 & 13 \\\\ 6 & 1 \\end{pmatrix}",
+            "\\begin{bmatrix} 16 & 13 \\\\ 6 & 1 \\end{bmatrix}",
+            True,
+        ),
+        (
+            "\\begin{pmatrix} 16 & 13 \\\\ 6 & 1 \\end{pmatrix}",
+            "\\begin{pmatrix} 13 & 16 \\\\ 6 & 1 \\end{pmatrix}",
+            False,
+        ),
+    ],
+)
+def test_structured_answers_are_decided_exactly_without_sympy(gold: str, answer: str, expected: bool) -> None:
+    assert quick_verdict(gold, answer) is expected
+    assert sympy_verdict(gold, answer) is expected  # and sympy, asked the same, agrees

@@ -20,7 +20,20 @@ from service.runtime.resources import MATH_WARMUP, Resources
 from service.runtime.worker_pool import Outcome, WorkerPool
 from tests.server_utils import running_server
 
-HANGS = "\\boxed{9^{9^{9^{9}}}}"  # sympy never finishes comparing this with a number
+# Passes the static guards, yet sympy does not finish comparing it with a polynomial.
+HANGS = "\\boxed{(x+1)^{9999}}"
+HANGS_GOLD = "x^2+2x+1"
+# Refused by the static guards in microseconds: what a policy under RL finds to stall a grader.
+PATHOLOGICAL = [
+    "\\boxed{9^{9^{9^{9}}}}",
+    "\\boxed{" + "7" * 200_000 + "}",
+    "\\boxed{" + "{" * 10_000 + "1" + "}" * 10_000 + "}",
+    "\\boxed{" + "+".join(f"x^{{{i}}}" for i in range(20_000)) + "}",
+    "\\boxed{99999999!}",
+    "\\boxed{\\binom{10^{8}}{5 \\cdot 10^{7}}}",
+    "\\boxed{\\sum_{k=1}^{10^{9}} k^{10^{9}}}",
+    "\\boxed{12\x00}",
+]
 
 
 class RecordingPool:
@@ -78,7 +91,7 @@ def post_math(url: str, items: list[dict], **params: Any) -> list[dict]:
 
 
 def test_timeout_scores_null_and_the_rest_of_the_batch_is_graded(server: str, pool: WorkerPool) -> None:
-    items = [{"completion": HANGS, "answer": "5"}] + [
+    items = [{"completion": HANGS, "answer": HANGS_GOLD}] + [
         {"completion": f"\\boxed{{\\frac{{{i}}}{{2}}}}", "answer": f"{i / 2}"} for i in range(1, 40)
     ]
     started = time.monotonic()
@@ -164,3 +177,31 @@ def test_referee_is_right_wherever_math_verify_is_on_its_own_regression_cases(po
     }
     assert wrong <= LABEL_NEEDS_LATEX_ONLY
     assert summary(cases, referee)["right"] >= summary(cases, plain)["right"]
+
+
+def test_pathological_answers_are_refused_at_once_with_a_reason(server: str) -> None:
+    items = [{"completion": c, "answer": "12"} for c in PATHOLOGICAL]
+    started = time.monotonic()
+    results = post_math(server, items)
+    assert time.monotonic() - started < 2.0
+    assert [r["scores"]["math"] for r in results] == [0.0] * len(PATHOLOGICAL)
+    assert all(r["errors"]["math"].startswith("too_complex: ") for r in results), results
+
+
+def test_a_batch_costs_one_timeout_however_many_answers_hang() -> None:
+    """Hanging answers past the guards time out side by side on burst workers, not one after another."""
+    burst_pool = WorkerPool(2, name="math", preload=(MATH_WARMUP,), burst=8, grow_after_s=0.2)
+    try:
+        # Ten distinct golds (trailing spaces), so the ten hanging pairs are not deduplicated into one.
+        items = [Item(completion=HANGS, answer=HANGS_GOLD + " " * i) for i in range(10)]
+        items += [Item(completion=f"\\boxed{{{i}}}", answer=str(i)) for i in range(20)]
+        started = time.monotonic()
+        scores = math_reward(
+            items, MathParams(timeout_s=3.0), RewardContext(resources=Resources(math_pool=burst_pool))
+        )
+        elapsed = time.monotonic() - started
+        assert [s.error.kind.value for s in scores[:10] if s.error] == ["timeout"] * 10
+        assert [s.value for s in scores[10:]] == [1.0] * 20
+        assert elapsed < 3.0 + 1.5, elapsed  # without burst workers: ceil(10 / 2) x 3 s = 15 s
+    finally:
+        burst_pool.close()

@@ -24,6 +24,8 @@ class ErrorKind(str, Enum):
     """The gold answer cannot be read as math: the item says nothing about the policy."""
     no_answer = "no_answer"
     """The completion has no final answer or code block (scored 0, not null)."""
+    too_complex = "too_complex"
+    """An answer no grader should hand to sympy (a power tower, a 200 000-digit number): scored 0."""
     invalid_item = "invalid_item"
     """An item field has a shape the reward cannot use."""
     sandbox_unavailable = "sandbox_unavailable"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.schemas import Item
+from service.grading.errors import ErrorKind
 from service.grading.math.equivalence import LogBase, VerdictTask, slow_verdict
 from service.grading.math.extraction import Section, answer_section, extract_answer
 from service.rewards.base import RewardContext, Score
@@ -46,7 +47,9 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
     An `answer` list means several accepted answers: any of them scores 1.0. Referee's own rules
     (boxes, `<answer>` blocks, "the answer is") run here and exact or identical answers are decided
     without sympy; the rest, and answers only math-verify's extraction finds, go to killable worker
-    processes with a hard timeout. Identical tasks are graded once per batch.
+    processes with a hard timeout. Answers no grader should hand to sympy (power towers, huge
+    factorials, 200 000-digit numbers, deep nesting) score 0 at once, the reason in `errors`.
+    Identical tasks are graded once per batch.
     """
     tasks_of: list[list[VerdictTask]] = []
     verdicts: dict[VerdictTask, Score] = {}
@@ -55,10 +58,15 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
         tasks = [] if section is None else verdict_tasks(item.golds, section, params)
         tasks_of.append(tasks)
         for task in tasks:
-            if task not in verdicts:
-                quick = task.quick()
-                if quick is not None:
-                    verdicts[task] = Score(float(quick))
+            if task in verdicts:
+                continue
+            refusal = task.refusal()
+            if refusal is not None:
+                verdicts[task] = Score.remark(0.0, ErrorKind.too_complex, refusal)
+                continue
+            quick = task.quick()
+            if quick is not None:
+                verdicts[task] = Score(float(quick))
     pending = list(dict.fromkeys(task for tasks in tasks_of for task in tasks if task not in verdicts))
     if pending:
         pool = required(ctx.resources.math_pool, "math_pool")

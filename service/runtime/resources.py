@@ -70,7 +70,10 @@ def build_resources(
     if "math_pool" in wanted and resources.math_pool is None:
         from service.runtime.worker_pool import WorkerPool
 
-        resources.math_pool = WorkerPool(settings.math_workers, name="math", preload=(MATH_WARMUP,))
+        # Up to 4x the workers for answers that hang sympy past the guards: they time out side by side.
+        resources.math_pool = WorkerPool(
+            settings.math_workers, name="math", preload=(MATH_WARMUP,), burst=3 * settings.math_workers
+        )
     if "sandboxes" in wanted and resources.sandboxes is None:
         from service.runtime.sandbox_pool import SandboxPool
 

@@ -15,6 +15,7 @@ import multiprocessing
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -87,9 +88,20 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, size: int, *, name: str, preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        size: int,
+        *,
+        name: str,
+        preload: Sequence[str] = (),
+        burst: int = 0,
+        grow_after_s: float = 0.5,
+        idle_s: float = 5.0,
+    ) -> None:
         """`preload`: modules the fork server imports once, so every worker (and every replacement
-        of a killed one) starts warm."""
+        of a killed one) starts warm. `burst`: extra workers started when every worker has been busy
+        for `grow_after_s` while tasks wait, so a batch with many hanging tasks times them out side by
+        side instead of one after another; an extra worker retires after `idle_s` without work."""
         if size < 1:
             raise ValueError("a pool needs at least one worker")
         # forkserver: workers never inherit the server's threads or locks, and a replacement
@@ -98,20 +110,22 @@ class WorkerPool:
         self._context.set_forkserver_preload(list(preload))
         self.name = name
         self.size = size
+        self.burst = burst
+        self.grow_after_s = grow_after_s
+        self.idle_s = idle_s
         self.restarts = 0
         self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
-        self._workers: list[_Worker | None] = [None] * size
-        self._threads = [
-            threading.Thread(target=self._serve, args=(slot,), daemon=True, name=f"{name}-pool-{slot}")
-            for slot in range(size)
-        ]
-        for slot in range(size):
-            self._workers[slot] = _Worker(self._context)
-        for thread in self._threads:
-            thread.start()
-        metrics.WORKER_POOL_SIZE.labels(pool=name).set(size)
+        self._workers: dict[int, _Worker | None] = {}
+        self._busy_since: dict[int, float | None] = {}
+        self._threads: dict[int, threading.Thread] = {}
+        self._next_slot = 0
+        with self._lock:
+            for _ in range(size):
+                self._add_slot(extra=False)
+        if burst > 0:
+            threading.Thread(target=self._watch, daemon=True, name=f"{name}-pool-watch").start()
 
     def map(
         self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]], timeout: float
@@ -127,24 +141,28 @@ class WorkerPool:
         return [future.result() for future in futures]
 
     def describe(self) -> dict[str, Any]:
-        return {f"{self.name}_workers": self.size}
+        return {f"{self.name}_workers": self.size, f"{self.name}_burst_workers": self.burst}
 
     def worker_pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers if w is not None and w.process.pid is not None]
+        with self._lock:
+            workers = list(self._workers.values())
+        return [w.process.pid for w in workers if w is not None and w.process.pid is not None]
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        for _ in self._threads:
+            threads = list(self._threads.values())
+        for _ in threads:
             self._tasks.put(None)
-        for thread in self._threads:
+        for thread in threads:
             thread.join(10)
-        for slot, worker in enumerate(self._workers):
-            if worker is not None:
-                worker.kill()
-                self._workers[slot] = None
+        with self._lock:
+            for slot, worker in self._workers.items():
+                if worker is not None:
+                    worker.kill()
+                    self._workers[slot] = None
         while True:  # whatever was still queued is answered, never left hanging
             try:
                 task = self._tasks.get_nowait()
@@ -154,19 +172,62 @@ class WorkerPool:
                 task.future.set_result(Outcome(error=_CLOSED))
         metrics.WORKER_POOL_SIZE.labels(pool=self.name).set(0)
 
+    def _add_slot(self, extra: bool) -> None:
+        """A worker and the thread that drives it (called with the lock held)."""
+        slot = self._next_slot
+        self._next_slot += 1
+        self._workers[slot] = _Worker(self._context)
+        self._busy_since[slot] = None
+        thread = threading.Thread(
+            target=self._serve, args=(slot, extra), daemon=True, name=f"{self.name}-pool-{slot}"
+        )
+        self._threads[slot] = thread
+        thread.start()
+        metrics.WORKER_POOL_SIZE.labels(pool=self.name).set(len(self._workers))
+
+    def _retire(self, slot: int) -> None:
+        with self._lock:
+            worker = self._workers.pop(slot, None)
+            self._busy_since.pop(slot, None)
+            self._threads.pop(slot, None)
+            metrics.WORKER_POOL_SIZE.labels(pool=self.name).set(len(self._workers))
+        if worker is not None:
+            worker.kill()
+
+    def _watch(self) -> None:
+        """Start extra workers while every worker is stuck and tasks wait."""
+        while not self._closed:
+            time.sleep(self.grow_after_s / 4)
+            with self._lock:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                stuck = all(
+                    since is not None and now - since >= self.grow_after_s
+                    for since in self._busy_since.values()
+                )
+                room = self.size + self.burst - len(self._workers)
+                for _ in range(min(room, self._tasks.qsize()) if stuck else 0):
+                    self._add_slot(extra=True)
+
     def _replace(self, slot: int, reason: str) -> None:
-        old = self._workers[slot]
+        old = self._workers.get(slot)
         if old is not None:
             old.kill()
         self._workers[slot] = None if self._closed else _Worker(self._context)
         self.restarts += 1
         metrics.WORKER_RESTARTS.labels(pool=self.name, reason=reason).inc()
 
-    def _serve(self, slot: int) -> None:
+    def _serve(self, slot: int, extra: bool) -> None:
         while True:
-            task = self._tasks.get()
+            try:
+                task = self._tasks.get(timeout=self.idle_s) if extra else self._tasks.get()
+            except queue.Empty:
+                self._retire(slot)
+                return
             if task is None:
                 return
+            self._busy_since[slot] = time.monotonic()
             outcome = self._run(slot, task)
             if (
                 outcome.error is not None
@@ -174,10 +235,11 @@ class WorkerPool:
                 and not self._closed
             ):
                 outcome = self._run(slot, task)  # once more, on a fresh worker
+            self._busy_since[slot] = None
             task.future.set_result(outcome)
 
     def _run(self, slot: int, task: _Task) -> Outcome:
-        worker = self._workers[slot]
+        worker = self._workers.get(slot)
         if worker is None:
             return Outcome(error=_CLOSED)
         try:

@@ -21,6 +21,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 
 from service.grading.errors import GoldUnparseable
 from service.grading.math.extraction import choice_in_prose, last_boxed, last_number
+from service.grading.math.guards import too_complex
 
 LogBase = Literal["e", "10", "2"]
 
@@ -31,6 +32,11 @@ _EXTRACTION = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConf
 # math-verify's default extraction, for answer sections Referee's own rules found nothing in.
 _SECTION_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 _MATH_IN_PROSE = re.compile(r"[$\\%^{}=<>]|percent|pct|\d\s*[eE][+-]?\d|[a-z]\d|\d[a-z]", re.I)
+_PERCENT = re.compile(r"(.+?)\\?%")
+_SURD = re.compile(r"(-?)(\d*)\\sqrt\{?(\d+)\}?")
+_INTERVAL = re.compile(r"([\[(])([^,]+),([^,]+)([\])])")
+_SET = re.compile(r"\\\{(.+)\\\}")
+_MATRIX = re.compile(r"\\begin\{[pbvB]?matrix\}(.+)\\end\{[pbvB]?matrix\}")
 _BARE_NUMBER = re.compile(r"-?[\d][\d\s,.]*")
 _GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.M)
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ|\\degree|°")
@@ -114,6 +120,37 @@ def quick_verdict(gold: str, answer: str) -> bool | None:
     percent = re.fullmatch(r"(.*?)\s*\\?%", strip_markup(answer))
     if gold_number is not None and percent and plain_number(percent.group(1)) == gold_number:
         return True  # "12.5%" for gold 12.5: the percent sign is the unit (0.125 is left to sympy)
+    gold_form, answer_form = exact_form(gold), exact_form(answer)
+    if gold_form is not None and answer_form is not None and gold_form[0] == answer_form[0]:
+        return gold_form == answer_form
+    return None
+
+
+def exact_form(text: str) -> tuple[str, Any] | None:
+    """A canonical exact value for the structured answers math datasets are full of, so two of the
+    same kind compare without sympy: a percentage, a surd `a\\sqrt{b}`, an interval, a set or a
+    matrix of rationals. None for anything else (or anything with a decimal point, whose rounding
+    rules are sympy's to apply)."""
+    raw, text = text, strip_markup(text).replace(" ", "")
+    if "." in text:
+        return None
+    if match := _PERCENT.fullmatch(text):
+        value = rational(match.group(1))
+        return ("percent", value) if value is not None else None
+    if match := _SURD.fullmatch(text):
+        sign, coefficient, radicand = match.groups()
+        square = Fraction(int(coefficient or 1)) ** 2 * int(radicand)
+        return "surd", -square if sign else square
+    if match := _INTERVAL.fullmatch(text):
+        low, high = rational(match.group(2)), rational(match.group(3))
+        return ("interval", (match.group(1), low, high, match.group(4))) if None not in (low, high) else None
+    if match := _SET.fullmatch(text):
+        members = [rational(part) for part in match.group(1).split(",")]
+        return ("set", frozenset(members)) if None not in members else None
+    if match := _MATRIX.fullmatch(raw.replace(" ", "").strip("$")):  # before `strip_markup` eats `\\ `
+        rows = [[rational(cell) for cell in row.split("&")] for row in match.group(1).split("\\\\") if row]
+        cells = [cell for row in rows for cell in row]
+        return ("matrix", tuple(tuple(row) for row in rows)) if cells and None not in cells else None
     return None
 
 
@@ -336,6 +373,12 @@ class VerdictTask:
     phrase: str | None = None
     log_base: LogBase = "e"
     use_last_number: bool = True
+
+    def refusal(self) -> str | None:
+        """Why this answer must not reach sympy (`guards.too_complex`), or None."""
+        if self.answer is not None:
+            return too_complex(self.answer)
+        return too_complex(self.section, section=True)
 
     def quick(self) -> bool | None:
         """Decided in microseconds, in the caller's process; None: needs `slow_verdict`. A section
