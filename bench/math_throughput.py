@@ -125,7 +125,7 @@ def build_realistic_batch(prompts: int, samples: int, seed: int) -> list[dict]:
                     "id": f"{problem}-{sample}",
                     "group": str(problem),
                     "answer": gold,
-                    "completion": f"<think>{reasoning}</think>\nSo the final answer is $\\boxed{{{answer}}}$.",
+                    "completion": f"<think>{reasoning}</think>\nThe final answer is $\\boxed{{{answer}}}$.",
                 }
             )
     return items
@@ -207,17 +207,17 @@ def main() -> None:
         ]
         adversarial_time = referee(url, adversarial)
     print(f"GRPO batch: {args.prompts} prompts x {args.samples} samples, math only\n")
-    print(
-        f"{'batch':<22} {'items':>5} {'referee s':>9} {'accurate mv s':>13} {'open-r1 s':>9} {'vs accurate':>11} {'vs open-r1':>10}"
-    )
+    header = f"{'batch':<22} {'items':>5} {'referee s':>9} {'accurate mv s':>13} {'open-r1 s':>9}"
+    print(f"{header} {'vs accurate':>11} {'vs open-r1':>10}")
     for name, count, ours, accurate, open_r1 in rows:
         print(
             f"{name:<22} {count:>5} {ours:>9.2f} {accurate:>13.2f} {open_r1:>9.2f} "
             f"{accurate / ours:>10.1f}x {open_r1 / ours:>9.1f}x"
         )
+    verdict = "OK" if adversarial_time <= 6 else "OVER"
     print(
-        f"\nadversarial: 10 pathological answers among 20 normal ones, per-item timeout 5 s: the batch took "
-        f"{adversarial_time:.2f} s (bound: timeout + 1 s = 6 s) -> {'OK' if adversarial_time <= 6.0 else 'OVER'}"
+        f"\nadversarial: 10 pathological answers among 20 normal ones, per-item timeout 5 s: the batch "
+        f"took {adversarial_time:.2f} s (bound: timeout + 1 s = 6 s) -> {verdict}"
     )
 
 
