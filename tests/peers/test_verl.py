@@ -118,29 +118,19 @@ def test_group_from_question_and_uid() -> None:
     assert adapter.to_item("gsm8k", "x", "4", info, uid="u-1")["group"] == "u-1"
 
 
-def test_legacy_batch_manager_with_numpy_arrays(tokenizer_dir: str, live_server: str) -> None:
+@pytest.mark.parametrize(
+    ("manager_name", "function"),
+    [
+        ("batch", adapter.compute_score_batch),  # one call per batch, numpy object arrays
+        ("prime", adapter.compute_score_float),  # positional calls in a process pool, needs a number
+    ],
+)
+def test_legacy_managers(tokenizer_dir: str, live_server: str, manager_name: str, function: Any) -> None:
     from transformers import AutoTokenizer
     from verl.workers.reward_manager import get_reward_manager_cls
 
-    manager = get_reward_manager_cls("batch")(
-        tokenizer=AutoTokenizer.from_pretrained(tokenizer_dir),
-        num_examine=0,
-        compute_score=adapter.compute_score_batch,
-    )
-    out = manager(batch(tokenizer_dir), return_dict=True)
-    assert out["reward_tensor"].sum(-1).tolist() == [r["reward"] for r in direct(live_server, "r1-math")]
-
-
-def test_legacy_prime_manager_with_the_float_function(tokenizer_dir: str, live_server: str) -> None:
-    """Prime calls positionally in a process pool and needs a number: `compute_score_float`."""
-    from transformers import AutoTokenizer
-    from verl.workers.reward_manager import get_reward_manager_cls
-
-    manager = get_reward_manager_cls("prime")(
-        tokenizer=AutoTokenizer.from_pretrained(tokenizer_dir),
-        num_examine=0,
-        compute_score=adapter.compute_score_float,
-    )
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    manager = get_reward_manager_cls(manager_name)(tokenizer=tokenizer, num_examine=0, compute_score=function)
     out = manager(batch(tokenizer_dir), return_dict=True)
     assert out["reward_tensor"].sum(-1).tolist() == [r["reward"] for r in direct(live_server, "r1-math")]
 
