@@ -19,6 +19,7 @@ import pytest
 from openrlhf.utils.agent import SingleTurnAgentExecutor
 
 from clients.grpo.tiny import build_tokenizer
+from tests.server_utils import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "What is 2+2? "
@@ -108,3 +109,10 @@ def test_dynamic_filtering_keeps_mixed_groups_and_drops_uniform_ones(
     assert low < group_mean(GROUP) < high  # right and wrong: a useful group, kept
     assert not low < group_mean([GROUP[0], GROUP[0]]) < high  # all right: no signal, dropped
     assert not low < group_mean([GROUP[1], GROUP[1]]) < high  # all wrong: dropped
+
+
+def test_a_service_that_is_down_leaves_openrlhf_without_a_reward() -> None:
+    """OpenRLHF's own behaviour, which the README warns about: after its 5 tries (1 s apart) the
+    reward stays None, and its trainer then stops for want of a reward model."""
+    out = rollout(f"http://127.0.0.1:{free_port()}/get_reward", GROUP[0])
+    assert out["reward"] is None and out["scores"] is None
