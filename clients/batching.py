@@ -6,6 +6,7 @@ with it, so a peer that calls the reward one sample at a time still gets batch s
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -85,16 +86,25 @@ class DynamicBatcher:
                 self._runner.submit(self._run, batch)
 
     def _run(self, batch: list[tuple[Any, Future[Any], float]]) -> None:
+        """Every caller of the batch gets an answer (a result or the exception), whatever happens;
+        a caller that gave up (a cancelled future) is skipped."""
         started = time.monotonic()
+        futures = [future for _, future, _ in batch]
         try:
             results = self.fn([item for item, _, _ in batch])
-        except Exception as exc:  # every caller of this batch learns why
-            for _, future, _ in batch:
-                future.set_exception(exc)
-            return
-        for (_, future, _), result in zip(batch, results, strict=True):
-            future.set_result(result)
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
+            outcomes: list[tuple[Any, BaseException | None]] = [(result, None) for result in results]
+        except Exception as exc:
+            outcomes = [(None, exc)] * len(batch)
+        for future, (result, error) in zip(futures, outcomes, strict=True):
+            if future.set_running_or_notify_cancel():
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
         if self.on_batch is not None:
-            self.on_batch(
-                BatchStats(len(batch), started - min(t for _, _, t in batch), time.monotonic() - started)
-            )
+            with contextlib.suppress(Exception):  # metrics must never stop the batcher
+                self.on_batch(
+                    BatchStats(len(batch), started - min(t for _, _, t in batch), time.monotonic() - started)
+                )

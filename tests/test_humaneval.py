@@ -79,4 +79,4 @@ def test_canonical_solutions_pass_and_corrupted_ones_fail(problems: list[dict]) 
     assert failed == []
     passed = [p["task_id"] for p, s in zip(problems, bad, strict=True) if s.value != 0.0]
     assert passed == []
-    assert all("did not run to the end" in s.error or "runtime_error" in s.error for s in bad)
+    assert all("did not run to the end" in str(s.error) or "runtime_error" in str(s.error) for s in bad)

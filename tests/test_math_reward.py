@@ -205,3 +205,55 @@ def test_a_batch_costs_one_timeout_however_many_answers_hang() -> None:
         assert elapsed < 3.0 + 1.5, elapsed  # without burst workers: ceil(10 / 2) x 3 s = 15 s
     finally:
         burst_pool.close()
+
+
+@pytest.mark.parametrize(
+    ("gold", "completion", "expected"),
+    [
+        ("-1, 3", "\\boxed{3}", 0.0),  # a multi-valued gold is not its last number
+        ("5", "so $x=\\boxed{5}$. Final answer: 7", 0.0),  # the stated final answer is the only reading
+        ("7", "so $x=\\boxed{5}$. Final answer: 7", 1.0),
+        ("5", "The answer is 7. Check: $x = 5$ works.", 0.0),
+        (
+            "A price rise of 25\\% gives $\\boxed{10}$.",
+            "\\boxed{10^{3}}",
+            0.0,
+        ),  # units of the final answer only
+        ("4\\sqrt{2}", "\\boxed{\\sqrt32}", 0.0),  # \sqrt32 is sqrt(3)*2
+        (
+            "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+            "\\boxed{\\begin{vmatrix}1&2\\\\3&4\\end{vmatrix}}",
+            0.0,
+        ),
+        ("\\frac{31}{2}", "\\boxed{3 1/2}", 0.0),  # a mixed number is not 31/2
+        ("A", "\\boxed{A or B}", 0.0),  # hedging between letters
+        ("D", "Options: (A) 3 (B) 4 (C) 5 (D) 6. I think it is 4.", 0.0),  # restated options choose nothing
+        ("C", "The correct option is C.", 1.0),
+        ("xy", "\\boxed{x y}", 1.0),
+    ],
+)
+def test_readings_that_must_not_earn_or_lose_credit(gold: str, completion: str, expected: float) -> None:
+    score = math_reward(
+        [Item(completion=completion, answer=gold)],
+        MathParams(),
+        RewardContext(resources=Resources(math_pool=RecordingPool())),
+    )[0]
+    assert score.value == expected, score
+
+
+def test_hostile_whitespace_and_towers_cost_microseconds() -> None:
+    completions = [
+        "The answer is 5" + " " * 1500 + "apples",
+        "1," * 5000,
+        "\\boxed{9^(9^9)}",
+        "\\boxed{3^{3^{3^{3}}}}",
+        "\\boxed{(10^{6})!}",
+    ]
+    started = time.monotonic()
+    scores = math_reward(
+        [Item(completion=c, answer="5") for c in completions],
+        MathParams(),
+        RewardContext(resources=Resources(math_pool=RecordingPool())),
+    )
+    assert time.monotonic() - started < 1.0
+    assert [s.error.kind.value for s in scores[2:] if s.error] == ["too_complex"] * 3

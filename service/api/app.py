@@ -26,6 +26,22 @@ DESCRIPTION = """Verifiable rewards for RL on language models: POST a batch of r
 for the rewards, their options and the profiles."""
 
 
+def check_openrlhf_settings(settings: Settings, registry: Registry) -> None:
+    """`/get_reward` scores with `openrlhf_profile` and returns `openrlhf_score_reward` as `scores`:
+    a name that is not there would silently zero OpenRLHF's filtering, so refuse to start instead."""
+    profile = registry.profiles.get(settings.openrlhf_profile)
+    if profile is None:
+        raise ValueError(
+            f"openrlhf_profile {settings.openrlhf_profile!r} is not a profile; known: "
+            f"{', '.join(sorted(registry.profiles))}"
+        )
+    if settings.openrlhf_score_reward is not None and settings.openrlhf_score_reward not in profile.weights:
+        raise ValueError(
+            f"openrlhf_score_reward {settings.openrlhf_score_reward!r} is not a reward of profile "
+            f"{settings.openrlhf_profile!r} ({', '.join(profile.weights)})"
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     resources: Resources | None = None,
@@ -37,6 +53,7 @@ def create_app(
     except the `provided` ones (Ray passes its reward-model deployment as the `verifier`). Tests pass
     their own `registry` of rewards and profiles."""
     settings = settings or Settings()
+    check_openrlhf_settings(settings, registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

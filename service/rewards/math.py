@@ -53,27 +53,40 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
     """
     tasks_of: list[list[VerdictTask]] = []
     verdicts: dict[VerdictTask, Score] = {}
-    for item in items:
-        section = answer_section(item.text, params.think_tag, params.prefilled_think)
-        tasks = [] if section is None else verdict_tasks(item.golds, section, params)
+    broken: dict[int, Score] = {}
+    for index, item in enumerate(items):
+        try:
+            section = answer_section(item.text, params.think_tag, params.prefilled_think)
+            tasks = [] if section is None else verdict_tasks(item.golds, section, params)
+            for task in tasks:
+                if task not in verdicts:
+                    verdicts.update(decided_here(task))
+        except Exception as exc:  # a bug on one item's fast path must not null the batch
+            tasks, broken[index] = [], Score.fail(ErrorKind.internal_error, f"{type(exc).__name__}: {exc}")
         tasks_of.append(tasks)
-        for task in tasks:
-            if task in verdicts:
-                continue
-            refusal = task.refusal()
-            if refusal is not None:
-                verdicts[task] = Score.remark(0.0, ErrorKind.too_complex, refusal)
-                continue
-            quick = task.quick()
-            if quick is not None:
-                verdicts[task] = Score(float(quick))
     pending = list(dict.fromkeys(task for tasks in tasks_of for task in tasks if task not in verdicts))
     if pending:
         pool = required(ctx.resources.math_pool, "math_pool")
         outcomes = pool.map(slow_verdict, [(task,) for task in pending], timeout=params.timeout_s)
         for task, outcome in zip(pending, outcomes, strict=True):
             verdicts[task] = Score(None, outcome.error) if outcome.error else Score(float(outcome.value))
-    return [best_of([verdicts[task] for task in tasks]) if tasks else Score(0.0) for tasks in tasks_of]
+    return [
+        broken[index]
+        if index in broken
+        else best_of([verdicts[task] for task in tasks])
+        if tasks
+        else Score(0.0)
+        for index, tasks in enumerate(tasks_of)
+    ]
+
+
+def decided_here(task: VerdictTask) -> dict[VerdictTask, Score]:
+    """The task's score if the static guards or the fast path decide it, in this process; else {}."""
+    refusal = task.refusal()
+    if refusal is not None:
+        return {task: Score.remark(0.0, ErrorKind.too_complex, refusal)}
+    quick = task.quick()
+    return {} if quick is None else {task: Score(float(quick))}
 
 
 def verdict_tasks(golds: Sequence[str], section: Section, params: MathParams) -> list[VerdictTask]:

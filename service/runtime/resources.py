@@ -70,9 +70,13 @@ def build_resources(
     if "math_pool" in wanted and resources.math_pool is None:
         from service.runtime.worker_pool import WorkerPool
 
-        # Up to 4x the workers for answers that hang sympy past the guards: they time out side by side.
+        # Up to 4x the workers (at most 16 more) for answers that hang sympy past the guards: they
+        # time out side by side instead of one after another.
         resources.math_pool = WorkerPool(
-            settings.math_workers, name="math", preload=(MATH_WARMUP,), burst=3 * settings.math_workers
+            settings.math_workers,
+            name="math",
+            preload=(MATH_WARMUP,),
+            burst=min(3 * settings.math_workers, 16),
         )
     if "sandboxes" in wanted and resources.sandboxes is None:
         from service.runtime.sandbox_pool import SandboxPool

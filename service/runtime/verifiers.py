@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from clients.batching import BatchStats, DynamicBatcher
 from rm_models.verdicts import Judgement, Verdict
 from service.api import metrics
+from service.grading.errors import ErrorKind
 from service.settings import Settings
 
 if TYPE_CHECKING:  # torch is only needed where the model runs, not for a RemoteVerifier
@@ -72,7 +73,7 @@ class RemoteVerifier:
             response = self.client.score(items, rewards={"cot_rm": 1.0})
         except Exception as exc:  # the remote is down or refused: these items are null, the batch goes on
             return [Verdict(None, f"remote reward model at {self.url} failed: {exc}")] * len(judgements)
-        return [Verdict(r.scores.get("cot_rm"), r.errors.get("cot_rm")) for r in response.results]
+        return [Verdict(r.scores.get("cot_rm"), _own_error(r.errors.get("cot_rm"))) for r in response.results]
 
     def describe(self) -> dict[str, Any]:
         try:
@@ -83,6 +84,12 @@ class RemoteVerifier:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _own_error(error: str | None) -> str | None:
+    """The remote's `model_error: <why>` without its kind, which `cot_rm` adds again."""
+    prefix = f"{ErrorKind.model_error.value}: "
+    return error[len(prefix) :] if error is not None and error.startswith(prefix) else error
 
 
 def build_verifier(settings: Settings) -> BatchedVerifier:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import multiprocessing
 import queue
 import signal
@@ -26,6 +27,7 @@ from service.api import metrics
 from service.grading.errors import ErrorKind, GradingError, ScoreError
 
 _PR_SET_PDEATHSIG = 1
+log = logging.getLogger("referee.pool")
 
 
 @dataclass(frozen=True)
@@ -131,13 +133,14 @@ class WorkerPool:
         self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]], timeout: float
     ) -> list[Outcome]:
         """Run `fn(*args)` for each args tuple; `fn` must be importable (pickled by reference)."""
-        if self._closed:
-            raise RuntimeError("the pool is closed")
         futures: list[Future[Outcome]] = []
-        for args in args_list:
-            future: Future[Outcome] = Future()
-            self._tasks.put(_Task(fn, tuple(args), timeout, future))
-            futures.append(future)
+        with self._lock:  # `close` drains the queue under the lock: nothing put here is left unanswered
+            if self._closed:
+                raise RuntimeError("the pool is closed")
+            for args in args_list:
+                future: Future[Outcome] = Future()
+                self._tasks.put(_Task(fn, tuple(args), timeout, future))
+                futures.append(future)
         return [future.result() for future in futures]
 
     def describe(self) -> dict[str, Any]:
@@ -163,13 +166,13 @@ class WorkerPool:
                 if worker is not None:
                     worker.kill()
                     self._workers[slot] = None
-        while True:  # whatever was still queued is answered, never left hanging
-            try:
-                task = self._tasks.get_nowait()
-            except queue.Empty:
-                break
-            if task is not None:
-                task.future.set_result(Outcome(error=_CLOSED))
+            while True:  # whatever was still queued is answered, never left hanging
+                try:
+                    task = self._tasks.get_nowait()
+                except queue.Empty:
+                    break
+                if task is not None and not task.future.done():
+                    task.future.set_result(Outcome(error=_CLOSED))
         metrics.WORKER_POOL_SIZE.labels(pool=self.name).set(0)
 
     def _add_slot(self, extra: bool) -> None:
@@ -207,14 +210,22 @@ class WorkerPool:
                     for since in self._busy_since.values()
                 )
                 room = self.size + self.burst - len(self._workers)
-                for _ in range(min(room, self._tasks.qsize()) if stuck else 0):
-                    self._add_slot(extra=True)
+                try:
+                    for _ in range(min(room, self._tasks.qsize()) if stuck else 0):
+                        self._add_slot(extra=True)
+                except OSError as exc:  # out of processes or memory: serve with the workers there are
+                    log.warning("%s pool: cannot start a burst worker: %s", self.name, exc)
 
     def _replace(self, slot: int, reason: str) -> None:
         old = self._workers.get(slot)
         if old is not None:
             old.kill()
-        self._workers[slot] = None if self._closed else _Worker(self._context)
+        self._workers[slot] = None
+        if not self._closed:
+            try:
+                self._workers[slot] = _Worker(self._context)
+            except OSError as exc:  # retried before this slot's next task (`_run`)
+                log.warning("%s pool: cannot start a worker: %s", self.name, exc)
         self.restarts += 1
         metrics.WORKER_RESTARTS.labels(pool=self.name, reason=reason).inc()
 
@@ -228,20 +239,27 @@ class WorkerPool:
             if task is None:
                 return
             self._busy_since[slot] = time.monotonic()
-            outcome = self._run(slot, task)
-            if (
-                outcome.error is not None
-                and outcome.error.kind == ErrorKind.worker_crashed
-                and not self._closed
-            ):
-                outcome = self._run(slot, task)  # once more, on a fresh worker
+            try:
+                outcome = self._run(slot, task)
+                if (
+                    outcome.error is not None
+                    and outcome.error.kind == ErrorKind.worker_crashed
+                    and not self._closed
+                ):
+                    outcome = self._run(slot, task)  # once more, on a fresh worker
+            except Exception as exc:  # whatever happens here, the caller gets an answer
+                outcome = Outcome(error=ScoreError(ErrorKind.worker_error, f"{type(exc).__name__}: {exc}"))
             self._busy_since[slot] = None
-            task.future.set_result(outcome)
+            if not task.future.done():
+                task.future.set_result(outcome)
 
     def _run(self, slot: int, task: _Task) -> Outcome:
         worker = self._workers.get(slot)
+        if worker is None and not self._closed:
+            self._replace(slot, "restart")  # an earlier replacement could not start
+            worker = self._workers.get(slot)
         if worker is None:
-            return Outcome(error=_CLOSED)
+            return Outcome(error=_CLOSED if self._closed else ScoreError(ErrorKind.worker_crashed))
         try:
             worker.conn.send((task.fn, task.args))
             if not worker.conn.poll(task.timeout):

@@ -33,11 +33,12 @@ _EXTRACTION = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConf
 _SECTION_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 _MATH_IN_PROSE = re.compile(r"[$\\%^{}=<>]|percent|pct|\d\s*[eE][+-]?\d|[a-z]\d|\d[a-z]", re.I)
 _PERCENT = re.compile(r"(.+?)\\?%")
-_SURD = re.compile(r"(-?)(\d*)\\sqrt\{?(\d+)\}?")
+_SURD = re.compile(r"(-?)(\d*)\\sqrt(?:\{(\d+)\}|(\d))")  # `\sqrt32` is √3·2: one digit without braces
 _INTERVAL = re.compile(r"([\[(])([^,]+),([^,]+)([\])])")
 _SET = re.compile(r"\\\{(.+)\\\}")
-_MATRIX = re.compile(r"\\begin\{[pbvB]?matrix\}(.+)\\end\{[pbvB]?matrix\}")
-_BARE_NUMBER = re.compile(r"-?[\d][\d\s,.]*")
+_MATRIX = re.compile(r"\\begin\{[pbB]?matrix\}(.+)\\end\{[pbB]?matrix\}")  # not vmatrix: a determinant
+# A gold number in a local format: a decimal comma (`1,22`, `0,111`) or spaces between thousands.
+_LOCAL_NUMBER = re.compile(r"-?(?:0,\d+|\d+,(?!\d{3}(?!\d))\d+|\d{1,3}(?: \d{3})+)(?:\.\d+)?")
 _GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.M)
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ|\\degree|°")
 # 6.02e23, 1.5E-7: math-verify reads the mantissa alone.
@@ -48,6 +49,10 @@ _FRACTION = re.compile(r"(-?)(?:\\[dt]?frac(?:\{(\d+)\}\{(\d+)\}|(\d)(\d))|(\d+)
 _CHOICE = re.compile(r"\(?\s*([A-J])\s*\)?(?:[.:]|\s|$)")
 _REPEATING = re.compile(r"(-?)(\d*)\.(\d*)\\(?:overline|bar)\s*\{(\d+)\}")
 _BARE_LOG = re.compile(r"\\log(?![_a-zA-Z])")
+# A phrase with a word of four letters or more ("Jane started 3 hours ago") is prose, not math.
+_PROSE_WORD = re.compile(r"[A-Za-z]{4,}")
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+_DIGITS_APART = re.compile(r"\d\s+\d")
 _SPACED_THOUSANDS = re.compile(r"(?<=\d) (?=\d{3}(?!\d))")
 # "28 percent", "28 pct": the percent sign in words.
 _PERCENT_WORDS = re.compile(r"\s*(?:\\text\{\s*)?\b(?:percent(?:age)?|pct)\b\}?", re.I)
@@ -64,6 +69,10 @@ def strip_markup(text: str) -> str:
     return text.strip().rstrip(".").strip()
 
 
+def _same_text(gold: str, answer: str) -> bool:
+    return strip_markup(gold).replace(" ", "") == strip_markup(answer).replace(" ", "")
+
+
 def plain_number(text: str) -> Decimal | None:
     """`42`, `-0.5`, `1,000`, `1 000` (a space between groups of three); `32, 349` is a list, not one."""
     text = _SPACED_THOUSANDS.sub("", strip_markup(text))
@@ -77,7 +86,11 @@ def plain_number(text: str) -> Decimal | None:
 
 def rational(text: str) -> Fraction | None:
     """An integer, decimal or fraction (`3`, `-0.25`, `3/4`, `\\frac{3}{4}`, `\\dfrac34`), exactly."""
-    original, text = text, strip_markup(text).replace(" ", "")
+    original, text = text, strip_markup(text)
+    if _DIGITS_APART.search(text):  # `3 1/2` is not 31/2 (plain numbers with spaced thousands: below)
+        number = plain_number(original)
+        return Fraction(number) if number is not None else None
+    text = text.replace(" ", "")
     match = _FRACTION.fullmatch(text)
     if match:
         sign, digits = match.group(1), [g for g in match.groups()[1:] if g is not None]
@@ -104,7 +117,7 @@ def quick_verdict(gold: str, answer: str) -> bool | None:
     """Decide without sympy when it is exact and safe: identical text, two rationals, two tuples of
     rationals. `None` = undecided. A decimal is only ever judged equal here: "0.333" vs 1/3 is left
     to the grader's rounding rules."""
-    if strip_markup(gold).replace(" ", "") == strip_markup(answer).replace(" ", ""):
+    if _same_text(gold, answer):
         return True
     gold_number, answer_number = plain_number(gold), plain_number(answer)
     if gold_number is not None and answer_number is not None:
@@ -138,8 +151,8 @@ def exact_form(text: str) -> tuple[str, Any] | None:
         value = rational(match.group(1))
         return ("percent", value) if value is not None else None
     if match := _SURD.fullmatch(text):
-        sign, coefficient, radicand = match.groups()
-        square = Fraction(int(coefficient or 1)) ** 2 * int(radicand)
+        sign, coefficient, braced, digit = match.groups()
+        square = Fraction(int(coefficient or 1)) ** 2 * int(braced or digit)
         return "surd", -square if sign else square
     if match := _INTERVAL.fullmatch(text):
         low, high = rational(match.group(2)), rational(match.group(3))
@@ -155,9 +168,13 @@ def exact_form(text: str) -> tuple[str, Any] | None:
 
 
 def choice_letter(text: str) -> str | None:
-    """`B`, `(B)`, `B)`, `\\text{(B)}`, `(B) 42` -> "B"."""
-    match = _CHOICE.match(strip_markup(text))
-    return match.group(1) if match else None
+    """`B`, `(B)`, `B)`, `\\text{(B)}`, `(B) 42` -> "B"; None when another choice letter stands in the
+    text too (`A or B`, `A B C D`: hedging)."""
+    text = strip_markup(text)
+    match = _CHOICE.match(text)
+    if match is None or re.search(r"\b[A-J]\b", text[match.end() :]):
+        return None
+    return match.group(1)
 
 
 def plain_text(text: str) -> str | None:
@@ -207,9 +224,9 @@ def parse_answer(text: str, log_base: LogBase) -> list[Any]:
 @lru_cache(maxsize=4096)
 def parse_gold(gold: str, log_base: LogBase) -> list[Any]:
     """Gold answers repeat across a GRPO group (and across steps), so each is parsed once per worker.
-    A gold that is a bare number in a local format (`1,22`, `1 000`) is read as math-verify reads
-    plain text; everything else as LaTeX."""
-    if _BARE_NUMBER.fullmatch(gold.strip()):
+    A gold number in a local format (`1,22`, `1 000`) is read as math-verify reads plain text;
+    everything else (lists such as `-1, 3` included) as LaTeX."""
+    if _LOCAL_NUMBER.fullmatch(gold.strip()):
         return parse(_prepare(gold, log_base), extraction_config=_SECTION_EXTRACTION, parsing_timeout=None)
     return parse_answer(gold, log_base)
 
@@ -229,7 +246,7 @@ def _single_value(parsed: list[Any]) -> bool:
 
 def is_hedged(answer: str) -> bool:
     """Several values offered at once ("1331 and 1728", "3 or 4")."""
-    parts = [p for p in _HEDGE_SPLIT.split(strip_markup(answer)) if p.strip()]
+    parts = [p for p in _HEDGE_SPLIT.split(" ".join(strip_markup(answer)[:2000].split())) if p.strip()]
     return len(parts) > 1 and all(re.search(r"\d", p) for p in parts)
 
 
@@ -294,25 +311,29 @@ def section_verdict(
     gold: str, section: str, phrase: str | None = None, log_base: LogBase = "e", use_last_number: bool = True
 ) -> bool:
     """For an answer section where Referee's strong rules (a box, an `<answer>` block) found nothing:
-    math-verify's own extraction (LaTeX in any math delimiters, relations, percent words, number
-    formats, ...) with Referee's fixes on top, then the "answer is" `phrase`, then the last number."""
+    the "answer is" `phrase` when it states math (one reading only: no second chance elsewhere in
+    the section), else math-verify's own extraction (LaTeX in any math delimiters, relations, percent
+    words, number formats, ...) with Referee's fixes on top, else the last number."""
     label = _label_verdict(gold, phrase, prose=section)
     if label is not None:
         return label
     gold_parsed = _gold_parsed(gold, log_base)
+    if phrase is not None and _PROSE_WORD.search(_LATEX_COMMAND.sub("", phrase)) is None:
+        return _compare(gold, gold_parsed, phrase, parse_answer(phrase, log_base))
     closing = last_number(section)
     if _single_value(gold_parsed) and closing is not None and is_hedged(closing):
         return False  # "The cube could be 1331 or 1728": several values offered
     found = parse(_prepare(section, log_base), extraction_config=_SECTION_EXTRACTION, parsing_timeout=None)
-    if found and _compare(gold, gold_parsed, str(found[-1]), found):
-        return True
-    answer = phrase or (closing if use_last_number and not found else None)
-    return answer is not None and grade(gold, answer, log_base)
+    if found:
+        return _compare(gold, gold_parsed, str(found[-1]), found)
+    return use_last_number and closing is not None and grade(gold, closing, log_base)
 
 
 def _compare(gold: str, gold_parsed: list[Any], answer: str, answer_parsed: list[Any]) -> bool:
+    """`gold` is the raw gold (a worked solution, maybe): its final answer decides the units."""
     if not answer_parsed:
         return False
+    gold = gold_answer(gold)
     if _single_value(gold_parsed) and is_hedged(answer):
         return False
     gold_expr, answer_expr = gold_parsed[0], answer_parsed[0]
@@ -384,10 +405,12 @@ class VerdictTask:
         """Decided in microseconds, in the caller's process; None: needs `slow_verdict`. A section
         in plain words (no math markup, units or exponents) holds no answer math-verify would read
         differently from the stated or last number, so that number decides either way."""
+        gold = gold_answer(self.gold)
+        if self.answer is not None and _same_text(gold, self.answer):
+            return True
         label = _label_verdict(self.gold, self.answer or self.phrase, prose=self.section)
         if label is not None:
             return label
-        gold = gold_answer(self.gold)
         if self.answer is not None:
             return quick_verdict(gold, self.answer)
         if self.phrase is not None and quick_verdict(gold, self.phrase):

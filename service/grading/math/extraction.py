@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
+_SPACE_RUN = re.compile(r"[ \t\r\f\v]{2,}")
 _ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S | re.I)
 _ANSWER_PHRASE = re.compile(
     r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(.+?)\s*(?:$|\n|\.(?=\s|$))", re.I
@@ -26,9 +27,10 @@ _NUMBER = re.compile(r"(?<![A-Za-z\d])-?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:/\d+)?(?!
 # "1331 and 1728", "either 3 or 4": several values offered as the answer.
 _HEDGE = re.compile(r"-?\d[\d,]*(?:\.\d+)?\s*(?:,?\s*(?:and|or)\s+|,\s+)-?\d")
 # A multiple-choice letter stated in prose: "the correct one is (B).", "I pick option C: 12 meters."
-_CHOICE_IN_PROSE = re.compile(
-    r"(?:\(([A-J])\)|\b(?:option|choice|answer(?: is)?|pick|choose|select)\s*:?\s*\(?([A-J])\b\)?)"
+_CHOICE_STATED = re.compile(
+    r"\b(?i:option|choice|answer|pick|choose|select|correct one)(?:\s+(?i:is))?\s*:?\s*\(?([A-J])\b\)?"
 )
+_CHOICE_IN_PARENS = re.compile(r"\(([A-J])\)")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def answer_section(text: str, think_tag: str | None = "think", prefilled: bool =
             text = text.rsplit(closing, 1)[1]
         elif opening in text or prefilled:
             return None  # truncated inside the reasoning
+    text = _SPACE_RUN.sub(" ", text)  # runs of blanks would make the phrase rules backtrack for seconds
     tags = _ANSWER_TAG.findall(text)
     section = Section(tags[-1], True) if tags else Section(text, False)
     cut = _unclosed_box(section.text)
@@ -127,9 +130,14 @@ def answer_phrase(text: str) -> str | None:
 
 
 def choice_in_prose(text: str) -> str | None:
-    """The last multiple-choice letter the text states, for golds that are a letter."""
-    letters = [a or b for a, b in _CHOICE_IN_PROSE.findall(text)]
-    return letters[-1] if letters else None
+    """The last multiple-choice letter the text states ("option C", "the answer is B"), else the one
+    letter in parentheses, for golds that are a letter. Several letters in parentheses restate the
+    options ("(A) 3 (B) 4 (C) 5"): they say nothing about the choice."""
+    stated = _CHOICE_STATED.findall(text)
+    if stated:
+        return stated[-1]
+    in_parens = set(_CHOICE_IN_PARENS.findall(text))
+    return in_parens.pop() if len(in_parens) == 1 else None
 
 
 def last_number(text: str) -> str | None:
@@ -138,7 +146,7 @@ def last_number(text: str) -> str | None:
     if not sentences:
         return None
     last = sentences[-1]
-    if _HEDGE.search(last):
+    if _HEDGE.search(last[-500:]):  # bounded: a sentence of "1,1,1,…" must not cost seconds
         return last.strip().rstrip(".")
     return _NUMBER.findall(last)[-1]
 

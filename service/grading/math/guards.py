@@ -13,7 +13,7 @@ import re
 
 MAX_ANSWER_CHARS = 2000
 """A final answer longer than this is not an answer (a section of prose may be longer: see below)."""
-MAX_SECTION_CHARS = 20000
+MAX_SECTION_CHARS = 50000
 MAX_DIGITS = 400
 MAX_NESTING = 40
 MAX_EXPONENT_DIGITS = 6
@@ -23,8 +23,10 @@ MAX_FACTORIAL = 10000
 MAX_BINOMIAL_DIGITS = 4
 
 _DIGIT_RUN = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
-# 9^{9^{9}}, 9^9^9: a numeric exponent that is itself a power
-_POWER_TOWER = re.compile(r"\^\s*\{?\s*(\d+)\s*\}?\s*\^\s*\{?\s*(\d+)")
+# 9^{9^{9}}, 9^9^9, 9^(9^9), 3^{3^{3^{3}}}: numbers chained by `^` through braces and parentheses
+_POWER_CHAIN = re.compile(r"\d+(?:\s*[})]*\s*\^\s*[{(\s]*\d+)+")
+# (10^{6})!, (99999)!: a factorial of a parenthesised power or big number
+_PAREN_FACTORIAL = re.compile(r"\(([^()]*)\)\s*!")
 # x^{12345}, 10^123456: exponents with more digits than MAX_EXPONENT_DIGITS
 _BIG_EXPONENT = re.compile(rf"\^\s*\{{?\s*-?\d{{{MAX_EXPONENT_DIGITS + 1},}}")
 _FACTORIAL = re.compile(r"(\d+)\s*!")
@@ -52,15 +54,18 @@ def too_complex(text: str, *, section: bool = False) -> str | None:
             depth = max(0, depth - 1)
     if deepest > MAX_NESTING:
         return f"nested {deepest} levels deep (more than {MAX_NESTING})"
-    for match in _POWER_TOWER.finditer(text):
-        base, exponent = int(match.group(1)), int(match.group(2))
-        if base > 1 and exponent * math.log10(base) > MAX_TOWER_LOG10:
+    for chain in _POWER_CHAIN.findall(text):
+        if _tower_too_big([int(n) for n in re.findall(r"\d+", chain)]):
             return "a power tower"
     if _BIG_EXPONENT.search(text):
         return f"an exponent with more than {MAX_EXPONENT_DIGITS} digits"
-    for match in _FACTORIAL.finditer(text):
-        if int(match.group(1)) > MAX_FACTORIAL:
-            return f"the factorial of {match.group(1)}"
+    if not section:  # "The answer is 10001!" in prose is enthusiasm, not a factorial
+        for match in _FACTORIAL.finditer(text):
+            if int(match.group(1)) > MAX_FACTORIAL:
+                return f"the factorial of {match.group(1)}"
+        for match in _PAREN_FACTORIAL.finditer(text):
+            if "^" in match.group(1) or re.search(rf"\d{{{len(str(MAX_FACTORIAL)) + 1},}}", match.group(1)):
+                return f"the factorial of ({match.group(1)})"
     for match in _BINOMIAL.finditer(text):
         arguments = match.group(1) + match.group(2)
         if "^" in arguments or any(
@@ -70,3 +75,18 @@ def too_complex(text: str, *, section: bool = False) -> str | None:
     if not section and len(_TERMS.findall(text)) > MAX_TERMS:
         return f"more than {MAX_TERMS} operations"
     return None
+
+
+def _tower_too_big(numbers: list[int]) -> bool:
+    """a^b^c^… (right-associative) whose exponent above the base exceeds 10^5, i.e. a value with more
+    than ~100 000 digits; computed on logarithms, never on the numbers."""
+    if len(numbers) < 3:
+        return False  # a^b alone is the big-exponent rule's
+    exponent_log10 = math.log10(max(numbers[-1], 1))
+    for base in reversed(numbers[1:-1]):
+        if base <= 1:
+            return False
+        if exponent_log10 > 6:  # the exponent alone has more than a million digits
+            return True
+        exponent_log10 = (10**exponent_log10) * math.log10(base)
+    return exponent_log10 > MAX_TOWER_LOG10
