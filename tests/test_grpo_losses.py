@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 
 from clients.grpo.losses import clipped_loss, group_advantages, k3_kl
+from clients.grpo.rollout import token_logprobs
 
 
 def test_group_advantages_with_and_without_std_scaling() -> None:
@@ -64,3 +66,63 @@ def test_kl_term_and_gradient_direction() -> None:
     loss, _ = clipped_loss(logp, logp.detach(), torch.tensor([1.0]), torch.ones(1, 1), 0.2)
     loss.backward()
     assert float(logp.grad) < 0  # a positive advantage pushes the log-probability up
+
+
+def test_gradient_accumulation_gives_the_whole_batch_token_mean() -> None:
+    """Micro-batches of unequal token counts: the accumulated loss and gradient are the full batch's,
+    not a mean of per-micro-batch means."""
+    torch.manual_seed(0)
+    logp = torch.randn(4, 6, requires_grad=True)
+    old, advantages = logp.detach() + 0.01, torch.tensor([1.0, -1.0, 0.5, 2.0])
+    mask = torch.tensor([[1] * 6, [1, 1, 0, 0, 0, 0], [1] * 5 + [0], [1, 0, 0, 0, 0, 0]])
+    for aggregation, total in (("token", float(mask.sum())), ("sequence", 4.0)):
+        whole, _ = clipped_loss(logp, old, advantages, mask, 0.2, aggregation=aggregation)
+        (whole_grad,) = torch.autograd.grad(whole, logp)
+        parts = [
+            clipped_loss(
+                logp[rows], old[rows], advantages[rows], mask[rows], 0.2, aggregation=aggregation, total=total
+            )[0]
+            for rows in (torch.tensor([0]), torch.tensor([1, 2, 3]))
+        ]
+        (parts_grad,) = torch.autograd.grad(sum(parts), logp)
+        assert torch.allclose(sum(parts), whole) and torch.allclose(parts_grad, whole_grad)
+        naive = [
+            clipped_loss(logp[rows], old[rows], advantages[rows], mask[rows], 0.2, aggregation=aggregation)[0]
+            for rows in (torch.tensor([0]), torch.tensor([1, 2, 3]))
+        ]
+        if aggregation == "token":  # what the trainer computed before: a mean of the two means
+            assert not torch.allclose(sum(naive) / 2, whole)
+
+
+def test_loss_stats_do_not_warn() -> None:
+    logp = torch.randn(2, 3, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, stats = clipped_loss(logp, logp.detach(), torch.ones(2), torch.ones(2, 3), 0.2)
+    assert stats["loss"] == loss.item()
+
+
+def test_old_and_new_log_probs_agree_with_dropout() -> None:
+    """With dropout in the model, the first ratio is exactly 1 only if both passes run without it."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from clients.grpo.trainer import policy_logprobs
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=40,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        attention_dropout=0.5,
+    )
+    model = LlamaForCausalLM(config)
+    ids = torch.randint(0, 40, (2, 12))
+    attention = torch.ones_like(ids)
+    with torch.no_grad():
+        old = policy_logprobs(model, ids, attention)
+    new = policy_logprobs(model, ids, attention)
+    assert new.requires_grad and torch.equal(new.detach(), old)
+    model.train()  # what the update ran in before: dropout on, so the ratio did not start at 1
+    assert not torch.allclose(token_logprobs(model, ids, attention), old)

@@ -34,11 +34,14 @@ def clipped_loss(
     beta: float = 0.0,
     ref_logp: torch.Tensor | None = None,
     aggregation: str = "token",
+    total: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """−min(ρ A, clip(ρ, 1−ε, 1+ε_high) A) + β KL per token, aggregated over the completion tokens.
 
-    `logp`, `old_logp`, `ref_logp`, `mask`: [batch, tokens]; `advantages`: [batch].
-    Returns the loss and stats (clip fraction, mean KL) over the unmasked tokens.
+    `logp`, `old_logp`, `ref_logp`, `mask`: [batch, tokens]; `advantages`: [batch]. With gradient
+    accumulation, `total` is the whole batch's count (tokens for `token`, sequences for `sequence`),
+    so the micro-batch losses add up to the loss of the whole batch instead of a mean of means.
+    Returns the loss and stats (loss, clip fraction, mean KL) over the unmasked tokens.
     """
     mask = mask.to(logp.dtype)
     ratio = torch.exp(logp - old_logp)
@@ -54,15 +57,17 @@ def clipped_loss(
         kl = k3_kl(logp, ref_logp)
         per_token = per_token + beta * kl
     if aggregation == "token":
-        loss = (per_token * mask).sum() / mask.sum().clamp(min=1)
+        loss = (per_token * mask).sum() / (total if total is not None else mask.sum().clamp(min=1))
     elif aggregation == "sequence":
-        loss = ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
+        per_sequence = (per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+        loss = per_sequence.sum() / (total if total is not None else len(per_sequence))
     else:
         raise ValueError(f"unknown aggregation {aggregation!r}")
     with torch.no_grad():
         tokens = mask.sum().clamp(min=1)
         was_clipped = (clipped < unclipped).to(logp.dtype)  # the clip bound was the smaller term
         stats = {
+            "loss": loss.detach().item(),  # not float(loss): that warns on a tensor that needs grad
             "clip_fraction": float((was_clipped * mask).sum() / tokens),
             "kl": float((kl * mask).sum() / tokens),
         }

@@ -39,6 +39,13 @@ def pick_dtype(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
+def policy_logprobs(model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    """Log-probs of the policy with dropout off, for the old policy and the update alike (as TRL), so
+    the ratio starts at exactly 1; gradients flow in eval mode all the same."""
+    model.eval()
+    return token_logprobs(model, ids, attention)
+
+
 class GRPOTrainer:
     def __init__(self, config: TrainConfig, client: RefereeClient | None = None) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -193,16 +200,18 @@ class GRPOTrainer:
         ids, attention, mask = ids.to(self.device), attention.to(self.device), mask[:, 1:].to(self.device)
         advantages = advantages.to(self.device)
         with torch.no_grad():
-            old_logp = token_logprobs(self.model, ids, attention)
+            old_logp = policy_logprobs(self.model, ids, attention)
             ref_logp = token_logprobs(self.reference, ids, attention) if self.reference is not None else None
 
-        self.model.train()
         stats: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "kl": []}
         micro_batches = torch.arange(len(completions)).chunk(config.grad_accumulation)
+        total = (
+            float(mask.sum().clamp(min=1)) if config.loss_aggregation == "token" else float(len(completions))
+        )
         for _ in range(config.inner_updates):
             self.optimizer.zero_grad()
             for rows in micro_batches:
-                logp = token_logprobs(self.model, ids[rows], attention[rows])
+                logp = policy_logprobs(self.model, ids[rows], attention[rows])
                 loss, step_stats = clipped_loss(
                     logp,
                     old_logp[rows],
@@ -213,9 +222,9 @@ class GRPOTrainer:
                     config.beta,
                     ref_logp[rows] if ref_logp is not None else None,
                     config.loss_aggregation,
+                    total,
                 )
-                (loss / len(micro_batches)).backward()
-                stats["loss"].append(float(loss))
+                loss.backward()  # the micro-batch losses add up to the batch loss (`total`)
                 for key, value in step_stats.items():
                     stats[key].append(value)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
