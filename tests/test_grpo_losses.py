@@ -104,21 +104,12 @@ def test_loss_stats_do_not_warn() -> None:
 
 def test_old_and_new_log_probs_agree_with_dropout() -> None:
     """With dropout in the model, the first ratio is exactly 1 only if both passes run without it."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
+    from clients.grpo.tiny import build_model, build_tokenizer
     from clients.grpo.trainer import policy_logprobs
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=40,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        attention_dropout=0.5,
-    )
-    model = LlamaForCausalLM(config)
-    ids = torch.randint(0, 40, (2, 12))
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, hidden_size=32, dropout=0.5)
+    ids = torch.randint(0, len(tokenizer), (2, 12), generator=torch.Generator().manual_seed(0))
     attention = torch.ones_like(ids)
     with torch.no_grad():
         old = policy_logprobs(model, ids, attention)

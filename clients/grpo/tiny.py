@@ -41,7 +41,11 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
 
 
 def build_model(
-    tokenizer: PreTrainedTokenizerBase, hidden_size: int = 64, layers: int = 2, seed: int = 0
+    tokenizer: PreTrainedTokenizerBase,
+    hidden_size: int = 64,
+    layers: int = 2,
+    seed: int = 0,
+    dropout: float = 0.0,
 ) -> PreTrainedModel:
     """A Llama-architecture causal LM, randomly initialised, sized for CPU. (Llama, not Qwen2: for Qwen2
     `AutoTokenizer` swaps in Qwen2's own tokenizer class and drops the one saved with the model.)"""
@@ -61,6 +65,7 @@ def build_model(
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.eos_token_id,
+        attention_dropout=dropout,
     )
     return LlamaForCausalLM(config)
 

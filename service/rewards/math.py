@@ -70,14 +70,15 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
         outcomes = pool.map(slow_verdict, [(task,) for task in pending], timeout=params.timeout_s)
         for task, outcome in zip(pending, outcomes, strict=True):
             verdicts[task] = Score(None, outcome.error) if outcome.error else Score(float(outcome.value))
-    return [
-        broken[index]
-        if index in broken
-        else best_of([verdicts[task] for task in tasks])
-        if tasks
-        else Score(0.0)
-        for index, tasks in enumerate(tasks_of)
-    ]
+    scores = []
+    for index, tasks in enumerate(tasks_of):
+        if index in broken:
+            scores.append(broken[index])
+        elif tasks:
+            scores.append(best_of([verdicts[task] for task in tasks]))
+        else:
+            scores.append(Score(0.0))  # no answer section: wrong, not an error
+    return scores
 
 
 def decided_here(task: VerdictTask) -> dict[VerdictTask, Score]:

@@ -130,7 +130,7 @@ def quick_verdict(gold: str, answer: str) -> bool | None:
     gold_tuple, answer_tuple = rational_tuple(gold), rational_tuple(answer)
     if gold_tuple is not None and answer_tuple is not None and "." not in gold + answer:
         return gold_tuple == answer_tuple
-    percent = re.fullmatch(r"(.*?)\s*\\?%", strip_markup(answer))
+    percent = _PERCENT.fullmatch(strip_markup(answer).replace(" ", ""))
     if gold_number is not None and percent and plain_number(percent.group(1)) == gold_number:
         return True  # "12.5%" for gold 12.5: the percent sign is the unit (0.125 is left to sympy)
     gold_form, answer_form = exact_form(gold), exact_form(answer)
