@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-test install-peers system-deps serve test test-peers lint demo sandbox-image api-image clean
+.PHONY: install install-test install-peers system-deps grader-packages serve test test-peers lint demo sandbox-image api-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,21 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[server,docker]"
 
 # Debian packages the tests use: g++ for C++ submissions, bubblewrap, python3 and prlimit (util-linux) for the local sandbox.
-system-deps:
+system-deps: $(BIN)/python
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 g++ bubblewrap procps python3 util-linux >/dev/null; \
 	else echo "not root or no apt-get: install g++ and bubblewrap yourself if missing"; fi
+	@$(MAKE) --no-print-directory grader-packages
+
+# What OpenAI's python graders import (rapidfuzz, numpy), for the sandbox's /usr/bin/python3: under /usr,
+# the only part of the host a sandbox sees. Wheels for that interpreter's version, whatever the venv's.
+GRADER_PACKAGES ?= /usr/local/lib/referee/python-graders
+grader-packages: $(BIN)/python
+	@if [ -w "$$(dirname $$(dirname $(GRADER_PACKAGES)))" ] && [ -x /usr/bin/python3 ]; then \
+		$(BIN)/pip install --quiet --upgrade --only-binary=:all: --target $(GRADER_PACKAGES) \
+			--python-version "$$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+			"rapidfuzz>=3.9" "numpy>=1.24"; \
+	else echo "cannot write $(GRADER_PACKAGES): python graders will import the standard library only"; fi
 
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet "$(TORCH)"

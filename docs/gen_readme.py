@@ -17,6 +17,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from service.api.schemas import (
+    GraderMetadata,
+    GraderRunRequest,
+    GraderRunResponse,
     Item,
     ItemResult,
     Message,
@@ -76,6 +79,9 @@ def api_block() -> str:
         ItemResult,
         OpenRLHFRequest,
         OpenRLHFResponse,
+        GraderRunRequest,
+        GraderRunResponse,
+        GraderMetadata,
     ):
         doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         parts.append(f"**{model.__name__}**{': ' + doc if doc else ''}\n\n{fields_table(model)}")

@@ -1,5 +1,6 @@
-"""What a verifier is asked (`Judgement`) and what it answers (`Verdict`), and how a verdict is read
-out of generated text. Free of torch, so servers that only call a remote verifier import it."""
+"""What a verifier is asked (`Judgement`) and what it answers (`Verdict`; `Completion` for a chat),
+and how a verdict is read out of generated text. Free of torch, so servers that only call a remote
+verifier import it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ class Verdict:
     error: str | None = None
     text: str = ""
     tokens: int = 0
+
+
+@dataclass
+class Completion:
+    """A grader model's free-form answer to a chat (OpenAI-style `score_model`/`label_model` graders)."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+    """Why there is no text (the model failed, or cannot generate): the text is then empty."""
 
 
 def parse_verdict(text: str, template: VerifierTemplate) -> float | None:

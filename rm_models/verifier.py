@@ -4,16 +4,18 @@ classic scalar reward model. CUDA when present (bf16, else fp16), CPU in fp32 ot
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 
 from rm_models.templates import VerifierTemplate, load_template
-from rm_models.verdicts import Judgement, Verdict, parse_verdict
+from rm_models.verdicts import Completion, Judgement, Verdict, parse_verdict
 
 __all__ = ["GenerativeVerifier", "Judgement", "ScalarRewardModel", "Verdict", "pick_device", "split_on_oom"]
 
 Mode = Literal["cot", "logprob", "logprob-after-cot"]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -48,6 +50,15 @@ def split_on_oom(
             return [fail("out of memory even for a single item: lower rm_max_new_tokens or use a bigger GPU")]
         middle = len(batch) // 2
         return split_on_oom(fn, batch[:middle], fail) + split_on_oom(fn, batch[middle:], fail)
+
+
+def in_length_order(
+    items: Sequence[T], length: Callable[[T], int], run: Callable[[list[T]], list[R]]
+) -> list[R]:
+    """`run` on the items sorted by length (batches pad little), results back in the items' order."""
+    order = sorted(range(len(items)), key=lambda i: length(items[i]))
+    by_index = dict(zip(order, run([items[i] for i in order]), strict=True))
+    return [by_index[i] for i in range(len(items))]
 
 
 def load_causal_lm(path: str, device: torch.device) -> tuple[Any, Any]:
@@ -111,16 +122,36 @@ class GenerativeVerifier:
 
     def score(self, judgements: Sequence[Judgement]) -> list[Verdict]:
         """Score a batch; sorted by length so each generation batch pads little."""
-        order = sorted(
-            range(len(judgements)), key=lambda i: len(judgements[i].response) + len(judgements[i].question)
+        return in_length_order(
+            judgements,
+            lambda j: len(j.response) + len(j.question),
+            lambda batch: split_on_oom(self._score_batch, batch, lambda msg: Verdict(None, msg)),
         )
-        ranked = split_on_oom(
-            self._score_batch, [judgements[i] for i in order], lambda msg: Verdict(None, msg)
+
+    def complete(self, chats: Sequence[list[dict[str, str]]]) -> list[Completion]:
+        """Free-form answers to chat prompts (OpenAI-style model graders), batched like `score`."""
+        return in_length_order(
+            chats,
+            lambda chat: sum(len(m["content"]) for m in chat),
+            lambda batch: split_on_oom(self._complete_batch, batch, lambda msg: Completion("", error=msg)),
         )
-        results: list[Verdict] = [Verdict(None)] * len(judgements)
-        for position, index in enumerate(order):
-            results[index] = ranked[position]
-        return results
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        # Chat templates know system/user/assistant; OpenAI's `developer` role is a system message.
+        messages = [{**m, "role": "system" if m["role"] == "developer" else m["role"]} for m in messages]
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return "".join(f"{m['role']}: {m['content']}\n\n" for m in messages) + "assistant:"
+
+    @torch.inference_mode()
+    def _complete_batch(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+        prompts = [self.chat_prompt(chat) for chat in chats]
+        prompt_tokens = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+        texts, lengths = self._generate(prompts)
+        return [
+            Completion(text, prompt, length)
+            for text, prompt, length in zip(texts, prompt_tokens, lengths, strict=True)
+        ]
 
     @torch.inference_mode()
     def _score_batch(self, judgements: list[Judgement]) -> list[Verdict]:

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from rm_models.verdicts import Judgement, Verdict
+from rm_models.verdicts import Completion, Judgement, Verdict
 from service.api.app import create_app
 from service.runtime.resources import Resources
 from service.runtime.verifiers import build_verifier
@@ -58,6 +58,9 @@ class DeploymentVerifier:
     def score(self, judgements: list[Judgement]) -> list[Verdict]:
         return self.handle.score.remote(judgements).result()
 
+    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+        return self.handle.complete.remote(chats).result()
+
     def describe(self) -> dict[str, Any]:
         return {"deployment": "RewardModel", **self.handle.describe.remote().result()}
 
@@ -74,6 +77,9 @@ class RewardModel:
 
     async def score(self, judgements: list[Judgement]) -> list[Verdict]:
         return await asyncio.to_thread(self.verifier.score, judgements)
+
+    async def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+        return await asyncio.to_thread(self.verifier.complete, chats)
 
     def describe(self) -> dict[str, Any]:
         return self.verifier.describe()

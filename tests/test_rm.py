@@ -119,6 +119,38 @@ def random_verifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Generativ
     return GenerativeVerifier(str(directory), str(template), mode="logprob", max_new_tokens=12), template
 
 
+def test_complete_answers_chats_for_model_graders(random_verifier: tuple[GenerativeVerifier, Path]) -> None:
+    """OpenAI-style model graders on a real (tiny, untrained) model: answers come back in the chats'
+    order with token counts, and its gibberish is a parse-error flag, not a crash."""
+    from service.grading.graders.config import ScoreModelGrader
+    from service.grading.graders.engine import Backends, grade_batch, sample_namespace
+    from service.runtime.verifiers import BatchedVerifier
+
+    verifier, _ = random_verifier
+    chats = [
+        [{"role": "developer", "content": "Judge."}, {"role": "user", "content": "7" * n}]
+        for n in (30, 1, 10)
+    ]
+    completions = verifier.complete(chats)
+    prompts = [c.prompt_tokens for c in completions]
+    assert prompts[0] > prompts[2] > prompts[1] > 0
+    assert all(c.error is None and 0 < c.completion_tokens <= 12 for c in completions)
+    batched = BatchedVerifier(verifier, max_batch_size=4, max_wait_ms=5)
+    try:
+        grader = ScoreModelGrader(
+            type="score_model",
+            name="j",
+            model="m",
+            input=[{"role": "user", "content": "{{ sample.output_text }}"}],
+        )
+        namespaces = [{"item": {}, "sample": sample_namespace(t)} for t in ("12", "345")]
+        results = grade_batch(grader, namespaces, Backends(completer=batched))
+    finally:
+        batched.close()
+    assert all(list(r.flags) == ["model_grader_parse_error"] and r.reward == 0.0 for r in results)
+    assert all(r.token_usage and r.token_usage > 0 for r in results)
+
+
 def test_batched_scores_equal_unbatched(random_verifier: tuple[GenerativeVerifier, Path]) -> None:
     verifier, _ = random_verifier
     judgements = [

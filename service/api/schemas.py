@@ -11,15 +11,26 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sandboxes.base import RunRequest, RunResult
+from service.grading.graders.config import Grader
 
 
 class Message(BaseModel):
-    """One chat message, as in TRL's conversational datasets."""
+    """One chat message, as in TRL's conversational datasets and OpenAI's chat API: an assistant turn
+    that only calls tools has `content: null`, and content may be a list of parts."""
 
     model_config = ConfigDict(extra="allow")
 
     role: str
-    content: str
+    content: str | list[dict[str, Any]] | None = None
+
+    @property
+    def text(self) -> str:
+        """The content as text: the text parts of a part list joined, nothing for null."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(str(part.get("text", "")) for part in self.content if "text" in part)
 
 
 Text = str | list[Message]
@@ -38,7 +49,7 @@ def message_text(value: Text | None, *, assistant_only: bool = False) -> str:
     turns = [m for m in value if m.role == "assistant"] if assistant_only else value
     if not turns:
         turns = value[-1:]
-    return "\n".join(m.content for m in turns)
+    return "\n".join(m.text for m in turns)
 
 
 def _number_as_text(value: Any) -> Any:
@@ -146,7 +157,11 @@ class RewardRequest(BaseModel):
 class ItemResult(BaseModel):
     id: str
     reward: float = Field(..., description="Weighted sum of the scores; a null score counts as 0.")
-    scores: dict[str, float | None]
+    scores: dict[str, float | None] = Field(
+        ...,
+        description="Each reward's score; a reward's sub-scores as `<reward>/<part>` (e.g. a multi "
+        "grader's `openai_grader/name`), shown but not weighted.",
+    )
     errors: dict[str, str] = Field(
         default_factory=dict,
         description="Why a score is null; also what "
@@ -250,3 +265,83 @@ class ExecuteResponse(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
+
+
+class GraderRunRequest(BaseModel):
+    """OpenAI's `POST /fine_tuning/alpha/graders/run`: grade one model sample."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "grader": {
+                        "type": "string_check",
+                        "name": "exact",
+                        "input": "{{ sample.output_text }}",
+                        "reference": "{{ item.answer }}",
+                        "operation": "eq",
+                    },
+                    "model_sample": "Paris",
+                    "item": {"answer": "Paris"},
+                }
+            ]
+        },
+    )
+
+    grader: Grader
+    model_sample: str = Field(
+        ..., description="The model's output text; `sample.output_json` is filled when it is JSON."
+    )
+    item: dict[str, Any] = Field(default_factory=dict, description="The dataset row: `item` in templates.")
+
+
+class GraderErrors(BaseModel):
+    """OpenAI's error flags: which kind of failure made the reward 0."""
+
+    formula_parse_error: bool = False
+    invalid_variable_error: bool = False
+    model_grader_parse_error: bool = False
+    model_grader_refusal_error: bool = False
+    model_grader_server_error: bool = False
+    model_grader_server_error_details: str | None = None
+    other_error: bool = False
+    python_grader_runtime_error: bool = False
+    python_grader_runtime_error_details: str | None = None
+    python_grader_server_error: bool = False
+    python_grader_server_error_type: str | None = None
+    sample_parse_error: bool = False
+    truncated_observation_error: bool = False
+    unresponsive_reward_error: bool = False
+
+
+class GraderMetadata(BaseModel):
+    name: str
+    type: str
+    errors: GraderErrors
+    execution_time: float = Field(..., description="Seconds.")
+    scores: dict[str, Any] = Field(..., description="Sub-grader rewards, a model grader's label or steps.")
+    token_usage: int | None = None
+    sampled_model_name: str | None = None
+    details: list[str] = Field(
+        default_factory=list, description="Referee's addition: what each raised flag was about."
+    )
+
+
+class GraderRunResponse(BaseModel):
+    reward: float
+    metadata: GraderMetadata
+    sub_rewards: dict[str, Any]
+    model_grader_token_usage_per_model: dict[str, Any]
+
+
+class GraderValidateRequest(BaseModel):
+    """OpenAI's `POST /fine_tuning/alpha/graders/validate`: check a grader without running it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grader: Grader
+
+
+class GraderValidateResponse(BaseModel):
+    grader: Grader

@@ -171,6 +171,11 @@ def _run_reward(
     return checked
 
 
+def _part_names(scores: Sequence[Score]) -> list[str]:
+    """Every sub-score name any item has, so all results of a batch carry the same keys."""
+    return list(dict.fromkeys(part for score in scores for part in score.parts or ()))
+
+
 async def score_request(
     request: RewardRequest,
     registry: Registry,
@@ -219,14 +224,19 @@ async def score_request(
     shown = list(weights) + [
         name for name in names if name not in weights
     ]  # request order, then dependencies
+    parts = {name: _part_names(ctx.scores[name]) for name in shown}
     results = []
     for index, item in enumerate(items):
         scores = {name: ctx.scores[name][index] for name in shown}
+        values: dict[str, float | None] = {}
+        for name, score in scores.items():
+            values[name] = score.value
+            values.update({f"{name}/{part}": (score.parts or {}).get(part) for part in parts[name]})
         results.append(
             ItemResult(
                 id=item.id if item.id is not None else str(index),
                 reward=sum(weights.get(n, 0.0) * (s.value or 0.0) for n, s in scores.items()),
-                scores={n: s.value for n, s in scores.items()},
+                scores=values,
                 errors={
                     n: str(s.error or ErrorKind.internal_error.value)
                     for n, s in scores.items()

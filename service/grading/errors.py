@@ -38,6 +38,8 @@ class ErrorKind(str, Enum):
     tokenizer_unavailable = "tokenizer_unavailable"
     model_error = "model_error"
     """The reward model gave no verdict."""
+    grader_error = "grader_error"
+    """An OpenAI-style grader raised one of its error flags (named in the detail)."""
     non_finite = "non_finite"
     internal_error = "internal_error"
     """A bug in a reward: reported per item, never a 500."""

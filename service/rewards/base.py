@@ -6,7 +6,7 @@ order. It never raises for bad user data: an item it cannot score gets `Score.fa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +23,14 @@ class Score:
 
     value: float | None
     error: ScoreError | None = None
+    parts: Mapping[str, float | None] | None = None
+    """Sub-scores, shown as `<reward>/<part>` next to the reward's own score (not weighted)."""
 
     @classmethod
-    def fail(cls, kind: ErrorKind, detail: str = "") -> Score:
-        return cls(None, ScoreError(kind, detail))
+    def fail(
+        cls, kind: ErrorKind, detail: str = "", parts: Mapping[str, float | None] | None = None
+    ) -> Score:
+        return cls(None, ScoreError(kind, detail), parts)
 
     @classmethod
     def remark(cls, value: float, kind: ErrorKind, detail: str = "") -> Score:
@@ -64,6 +68,8 @@ class Reward:
     """Item fields that must be present (checked before scoring: 422 naming the item)."""
     resources: tuple[ResourceName, ...] = ()
     """Fields of `Resources` it needs (checked before scoring: 422 when one is not configured)."""
+    uses: tuple[ResourceName, ...] = ()
+    """Fields of `Resources` it uses when the server has them (built at startup if configured)."""
     group_reward: bool = False
     """Scores depend on the other items of the same rollout group."""
     depends_on: Callable[[Any], tuple[str, ...]] = lambda params: ()

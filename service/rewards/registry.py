@@ -12,6 +12,7 @@ from service.rewards.format import FormatParams, TagsParams, format_reward, tags
 from service.rewards.language import LanguageParams, language_reward
 from service.rewards.length import LengthParams, OverlongParams, length_reward, overlong_reward
 from service.rewards.math import MathParams, math_reward
+from service.rewards.openai_grader import OpenAIGraderParams, openai_grader_reward
 from service.rewards.repetition import RepetitionParams, repetition_reward
 
 REWARDS: dict[str, Reward] = {
@@ -31,6 +32,7 @@ REWARDS: dict[str, Reward] = {
         unavailable_hint="start the server with a verifier model: `referee serve --rm-model PATH_OR_NAME` "
         "(or REFEREE_RM_MODEL)",
     ),
+    "openai_grader": Reward(openai_grader_reward, OpenAIGraderParams, uses=("sandboxes", "verifier")),
 }
 
 PROFILES: dict[str, Profile] = {

@@ -66,7 +66,9 @@ def build_resources(
             f"--only names unknown rewards {', '.join(unknown)}; known: {', '.join(sorted(rewards))}"
         )
     resources = provided or Resources()
-    wanted = {r for name in (settings.only or rewards) for r in rewards[name].resources}
+    wanted = {
+        r for name in (settings.only or rewards) for r in (*rewards[name].resources, *rewards[name].uses)
+    }
     if "math_pool" in wanted and resources.math_pool is None:
         from service.runtime.worker_pool import WorkerPool
 

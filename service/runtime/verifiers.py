@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clients.batching import BatchStats, DynamicBatcher
-from rm_models.verdicts import Judgement, Verdict
+from rm_models.verdicts import Completion, Judgement, Verdict
 from service.api import metrics
 from service.grading.errors import ErrorKind
 from service.settings import Settings
@@ -16,9 +16,12 @@ if TYPE_CHECKING:  # torch is only needed where the model runs, not for a Remote
 
 
 class Verifier(Protocol):
-    """What `cot_rm` needs: verdicts for judgements. Local, remote and Ray verifiers all fit."""
+    """What `cot_rm` needs (verdicts for judgements) and OpenAI-style model graders need (answers to
+    chats). Local, remote and Ray verifiers all fit."""
 
     def score(self, judgements: list[Judgement]) -> list[Verdict]: ...
+
+    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -36,11 +39,22 @@ class BatchedVerifier:
         self.batcher = DynamicBatcher(
             self._score, max_batch_size, max_wait_ms, on_batch=self._record, name="rm-batcher"
         )
+        self.chat_batcher = DynamicBatcher(
+            self._complete, max_batch_size, max_wait_ms, on_batch=self._record, name="rm-chat-batcher"
+        )
 
     def _score(self, batch: list[Judgement]) -> list[Verdict]:
         verdicts = self.model.score(batch)
         self._last_tokens = sum(v.tokens for v in verdicts)
         return verdicts
+
+    def _complete(self, batch: list[list[dict[str, str]]]) -> list[Completion]:
+        if not hasattr(self.model, "complete"):
+            why = "the server's reward model is a scalar classifier; model graders need --rm-mode cot"
+            return [Completion("", error=why)] * len(batch)
+        completions = self.model.complete(batch)
+        self._last_tokens = sum(c.completion_tokens for c in completions)
+        return completions
 
     def _record(self, stats: BatchStats) -> None:
         metrics.RM_BATCH_SIZE.observe(stats.size)
@@ -51,11 +65,15 @@ class BatchedVerifier:
     def score(self, judgements: list[Judgement]) -> list[Verdict]:
         return self.batcher.map(judgements)
 
+    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+        return self.chat_batcher.map(chats)
+
     def describe(self) -> dict[str, Any]:
         return self.model.describe()
 
     def close(self) -> None:
         self.batcher.close()
+        self.chat_batcher.close()
 
 
 class RemoteVerifier:
@@ -74,6 +92,10 @@ class RemoteVerifier:
         except Exception as exc:  # the remote is down or refused: these items are null, the batch goes on
             return [Verdict(None, f"remote reward model at {self.url} failed: {exc}")] * len(judgements)
         return [Verdict(r.scores.get("cot_rm"), _own_error(r.errors.get("cot_rm"))) for r in response.results]
+
+    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+        why = f"the reward model is remote ({self.url}); run model graders on that Referee"
+        return [Completion("", error=why)] * len(chats)
 
     def describe(self) -> dict[str, Any]:
         try:

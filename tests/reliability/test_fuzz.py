@@ -6,7 +6,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-OPERATIONS = ["POST /v1/rewards", "POST /v1/execute", "POST /get_reward", "GET /v1/rewards", "GET /healthz"]
+OPERATIONS = [
+    "POST /v1/rewards",
+    "POST /v1/execute",
+    "POST /get_reward",
+    "GET /v1/rewards",
+    "GET /healthz",
+    "POST /v1/fine_tuning/alpha/graders/run",
+    "POST /v1/fine_tuning/alpha/graders/validate",
+]
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
