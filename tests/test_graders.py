@@ -471,3 +471,23 @@ def test_openai_grader_reward_needs_a_grader(judge_server: str) -> None:
         "openai_grader",
         "grader",
     ]
+
+
+def test_openai_grader_through_the_trl_adapter(judge_server: str) -> None:
+    """A grader config as TRL reward functions: dataset columns become `item`."""
+    from clients.trl import referee_reward_funcs
+
+    funcs, weights = referee_reward_funcs(
+        {"openai_grader": 1.0}, params={"openai_grader": {"grader": NAME_EMAIL_MULTI}}, base_url=judge_server
+    )
+    completions = [
+        [{"role": "assistant", "content": '{"name": "Ada Lovelace", "email": "ada@example.com"}'}],
+        [{"role": "assistant", "content": '{"name": "Ada", "email": "ada@example.com"}'}],
+    ]
+    values = funcs[0](
+        prompts=[[{"role": "user", "content": "Who?"}]] * 2,
+        completions=completions,
+        name=["Ada Lovelace"] * 2,
+        email=["ada@example.com"] * 2,
+    )
+    assert weights == [1.0] and values[0] == 1.0 and 0.5 < values[1] < 1.0
