@@ -145,13 +145,22 @@ class GenerativeVerifier:
 
     @torch.inference_mode()
     def _complete_batch(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
-        prompts = [self.chat_prompt(chat) for chat in chats]
-        prompt_tokens = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
-        texts, lengths = self._generate(prompts)
-        return [
-            Completion(text, prompt, length)
-            for text, prompt, length in zip(texts, prompt_tokens, lengths, strict=True)
-        ]
+        answers: dict[int, Completion] = {}
+        prompts: dict[int, str] = {}
+        for index, chat in enumerate(chats):
+            try:  # a chat template may refuse a chat (roles that do not alternate): only that one fails
+                prompts[index] = self.chat_prompt(chat)
+            except Exception as exc:
+                answers[index] = Completion("", error=f"the chat template refused the prompt: {exc}")
+        if prompts:
+            texts, lengths = self._generate(list(prompts.values()))
+            counts = [
+                len(ids)
+                for ids in self.tokenizer(list(prompts.values()), add_special_tokens=False)["input_ids"]
+            ]
+            for index, text, length, count in zip(prompts, texts, lengths, counts, strict=True):
+                answers[index] = Completion(text, count, length)
+        return [answers[index] for index in range(len(chats))]
 
     @torch.inference_mode()
     def _score_batch(self, judgements: list[Judgement]) -> list[Verdict]:

@@ -150,7 +150,7 @@ class LocalSandbox(Sandbox):
             )
         self.bwrap: str = found
         try:
-            self.seccomp_filter = seccomp.filter_path()
+            seccomp.filter_bpf()
         except (ImportError, OSError, RuntimeError) as exc:  # no libseccomp: refuse to run unfiltered
             raise SandboxUnavailable(
                 f"cannot build the seccomp filter ({exc}): apt-get install libseccomp2, pip install pyseccomp"
@@ -313,9 +313,10 @@ class LocalSandbox(Sandbox):
         writable_workdir: bool = False,
     ) -> RunResult:
         status_read, status_write = os.pipe()
-        seccomp_fd = os.open(self.seccomp_filter, os.O_RDONLY | os.O_CLOEXEC)  # bwrap reads it to the end
         with _LAUNCHED_LOCK:  # registered before the reaper can see it exit
+            seccomp_fd = -1
             try:
+                seccomp_fd = seccomp.filter_fd()  # bwrap reads it to the end
                 process = subprocess.Popen(
                     self._command(request, argv, workdir, writable_workdir, status_write, seccomp_fd),
                     stdin=subprocess.PIPE,
@@ -332,7 +333,8 @@ class LocalSandbox(Sandbox):
                 os.close(status_write)
                 return RunResult(status=Status.sandbox_error, error=f"cannot start the sandbox: {exc}")
             finally:
-                os.close(seccomp_fd)
+                if seccomp_fd != -1:
+                    os.close(seccomp_fd)
             _LAUNCHED.add(process.pid)
         os.close(status_write)
         started = time.monotonic()

@@ -13,16 +13,19 @@ be bypassed through another table.
 from __future__ import annotations
 
 import errno
-import tempfile
-import threading
-from pathlib import Path
+import fcntl
+import os
+from functools import cache
 from typing import Any
 
 DENIED = (
-    # Debugging and reading or writing other processes' memory.
+    # Debugging, reading or writing other processes' memory, taking their file descriptors.
     "ptrace",
     "process_vm_readv",
     "process_vm_writev",
+    "process_madvise",
+    "pidfd_getfd",
+    "kcmp",
     # Kernel keyrings, BPF programs, perf events, userfaultfd, io_uring: large kernel attack surface.
     "keyctl",
     "add_key",
@@ -45,6 +48,7 @@ DENIED = (
     "fsconfig",
     "fsmount",
     "fspick",
+    "mount_setattr",
     # The machine itself.
     "kexec_load",
     "kexec_file_load",
@@ -56,6 +60,7 @@ DENIED = (
     "swapoff",
     "acct",
     "quotactl",
+    "quotactl_fd",
     "name_to_handle_at",
     "open_by_handle_at",
     "syslog",
@@ -76,9 +81,6 @@ NAMESPACE_FLAGS = {
 ALLOWED_PERSONA = 0x0008 | 0x20000
 """PER_LINUX32 and UNAME26, as Docker allows; any other personality bit (ADDR_NO_RANDOMIZE turns
 off ASLR) is denied, and so is the 0xffffffff query, which sets every bit."""
-
-_lock = threading.Lock()
-_exported: Path | None = None
 
 
 def build_filter() -> Any:
@@ -101,12 +103,25 @@ def build_filter() -> Any:
     return rules
 
 
-def filter_path() -> Path:
-    """The filter as BPF in a file (written once per process), for bwrap's `--seccomp FD`."""
-    global _exported
-    with _lock:
-        if _exported is None or not _exported.exists():
-            with tempfile.NamedTemporaryFile(prefix="referee-seccomp-", suffix=".bpf", delete=False) as out:
-                build_filter().export_bpf(out)
-            _exported = Path(out.name)
-        return _exported
+@cache
+def filter_bpf() -> bytes:
+    """The filter as a BPF program, built once per process."""
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as source:
+        with os.fdopen(write, "wb") as out:  # a few KiB: fits the pipe's buffer
+            build_filter().export_bpf(out)
+        return source.read()
+
+
+def filter_fd() -> int:
+    """A fresh, sealed in-memory file holding the filter, for one bwrap `--seccomp FD` (the caller
+    closes it). Nothing on disk that a tmp cleaner could delete or another user replace."""
+    fd = os.memfd_create("referee-seccomp", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.write(fd, filter_bpf())
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

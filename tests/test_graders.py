@@ -22,6 +22,7 @@ from service.grading.graders.engine import Backends, grade_batch, sample_namespa
 from service.grading.graders.formula import FormulaError, compile_formula
 from service.grading.graders.outcome import DETAIL_FIELDS, FLAGS
 from service.grading.graders.similarity import similarity
+from service.grading.graders.templates import check_template
 from service.runtime.resources import Resources
 from service.runtime.sandbox_pool import SandboxPool
 from tests.server_utils import running_server
@@ -491,3 +492,76 @@ def test_openai_grader_through_the_trl_adapter(judge_server: str) -> None:
         email=["ada@example.com"] * 2,
     )
     assert weights == [1.0] and values[0] == 1.0 and 0.5 < values[1] < 1.0
+
+
+# --- hostile configs and model output ---------------------------------------------------------------
+
+
+def test_templates_are_lookups_only() -> None:
+    """No arithmetic, calls or statements: a template cannot compute for hours or build huge text."""
+    for hostile in ("{{ 7**10**9 }}", "{{ 'a' * 10**10 }}", "{{ 1/0 }}", "{{ item.a + 1 }}",
+                    "{% for i in range(10**6) %}{% for j in range(10**6) %}x{% endfor %}{% endfor %}",
+                    "{{" + "(" * 3000 + "}}", "{{ item.keys() }}"):  # fmt: skip
+        result = grade({**TOOL_CALL_CHECK, "input": hostile}, "x", {"a": 1})
+        assert result.reward == 0.0 and list(result.flags) == ["other_error"], hostile
+        with pytest.raises(ValueError):
+            check_template(hostile)
+    assert (
+        grade({**TOOL_CALL_CHECK, "input": "{{ item['a'][0] }}", "reference": "7"}, "x", {"a": [7]}).reward
+        == 1.0
+    )
+
+
+def test_hostile_formulas_and_sources_are_refused_not_crashed() -> None:
+    for formula in ("-" * 100_000 + "name", "(" * 5000 + "name" + ")" * 5000):
+        result = grade({**NAME_EMAIL_MULTI, "calculate_output": formula}, "{}")
+        assert list(result.flags) == ["formula_parse_error"]
+    deep = GRADER.validate_python({"type": "python", "name": "p", "source": "-" * 200_000 + "1"})
+    assert problems(deep)[0][0] == ("source",)
+    assigned = GRADER.validate_python({"type": "python", "name": "p", "source": "grade = lambda s, i: 1.0\n"})
+    assert problems(assigned) == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ['{"result": 1' + "0" * 400 + "}", '{"result": ' + "[" * 100_000 + "]" * 100_000 + "}", '{"result": NaN}',
+     '{"result": "high"}', '{"result": true}'],
+    ids=["huge-int", "deep", "nan", "text", "bool"],
+)  # fmt: skip
+def test_hostile_grader_model_answers_are_parse_errors(answer: str) -> None:
+    result = grade(SCORE_MODEL, f"judge:{answer}", {"answer": "1"}, completer=StubJudge())
+    assert list(result.flags) == ["model_grader_parse_error"] and result.reward == 0.0
+
+
+def test_grader_model_steps_are_flattened() -> None:
+    deep = '{"steps": [' + '{"a": ' * 150 + "1" + "}" * 150 + ', "x", {"d": {"e": 1}}], "result": 1}'
+    result = grade(SCORE_MODEL, f"judge:{deep}", {"answer": "1"}, completer=StubJudge())
+    assert result.reward == 1.0 and result.scores["steps"][-1] == {"d": "{'e': 1}"}
+    json.dumps(result.scores)  # serialisable: the run endpoint returns it
+
+
+def test_python_grader_cannot_forge_or_break_its_result() -> None:
+    pool = SandboxPool("local", 2)
+    sources = {
+        "patched_json": "import json\njson.dumps = lambda o: '[]'\ndef grade(s, i):\n    return 0.5\n",
+        "prints_fake_result": "def grade(s, i):\n    print('{\"reward\": 1.0}')\n    return 0.25\n",
+        "nan": "def grade(s, i):\n    return float('nan')\n",
+    }
+    try:
+        results = {name: grade({"type": "python", "name": "p", "source": source}, "x", sandbox=pool.get)
+                   for name, source in sources.items()}  # fmt: skip
+    finally:
+        pool.close()
+    assert results["patched_json"].reward == 0.5 and not results["patched_json"].flags
+    assert results["prints_fake_result"].reward == 0.25
+    assert list(results["nan"].flags) == ["python_grader_runtime_error"]
+
+
+def test_metrics_stay_fast_on_huge_texts() -> None:
+    import time
+
+    huge = " ".join(f"w{i % 700}" for i in range(300_000))
+    started = time.perf_counter()
+    for metric in ("fuzzy_match", "bleu", "gleu", "meteor", "rouge_1", "rouge_l"):
+        assert 0.0 <= similarity(metric, huge, huge[::-1]) <= 1.0
+    assert time.perf_counter() - started < 20

@@ -3,6 +3,7 @@ Referee, or a Ray deployment), all behind one `Verifier` protocol."""
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clients.batching import BatchStats, DynamicBatcher
@@ -35,6 +36,7 @@ class BatchedVerifier:
         self, model: GenerativeVerifier | ScalarRewardModel, max_batch_size: int, max_wait_ms: float
     ) -> None:
         self.model = model
+        self._model_lock = threading.Lock()  # two batchers, one model: one batch on it at a time
         self._last_tokens = 0
         self.batcher = DynamicBatcher(
             self._score, max_batch_size, max_wait_ms, on_batch=self._record, name="rm-batcher"
@@ -44,7 +46,8 @@ class BatchedVerifier:
         )
 
     def _score(self, batch: list[Judgement]) -> list[Verdict]:
-        verdicts = self.model.score(batch)
+        with self._model_lock:
+            verdicts = self.model.score(batch)
         self._last_tokens = sum(v.tokens for v in verdicts)
         return verdicts
 
@@ -52,7 +55,8 @@ class BatchedVerifier:
         if not hasattr(self.model, "complete"):
             why = "the server's reward model is a scalar classifier; model graders need --rm-mode cot"
             return [Completion("", error=why)] * len(batch)
-        completions = self.model.complete(batch)
+        with self._model_lock:
+            completions = self.model.complete(batch)
         self._last_tokens = sum(c.completion_tokens for c in completions)
         return completions
 

@@ -207,7 +207,9 @@ def problems(grader: AnyGrader) -> list[tuple[tuple[str, ...], str]]:
             tree = ast.parse(grader.source)
         except SyntaxError as exc:
             return [(("source",), f"source does not parse: line {exc.lineno}: {exc.msg}")]
-        if not any(isinstance(n, ast.FunctionDef) and n.name == "grade" for n in tree.body):
+        except (MemoryError, RecursionError, ValueError) as exc:
+            return [(("source",), f"source does not parse: {type(exc).__name__}")]
+        if "grade" not in _top_level_names(tree):
             found.append((("source",), "source must define `grade(sample, item)` at top level"))
     return found
 
@@ -223,3 +225,17 @@ def _templates(grader: AnyGrader) -> list[tuple[tuple[str, ...], str]]:
             for text in message.texts
         ]
     return []
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """Names a module binds at top level: functions, classes, assignments and imports."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    return names

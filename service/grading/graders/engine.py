@@ -161,19 +161,22 @@ def _multi(grader: MultiGrader, namespaces: Sequence[Namespace], backends: Backe
 _HARNESS = f"""\
 import json, math, sys, traceback
 sys.path.append({PYTHON_GRADER_PACKAGES!r})
-payload = json.loads(sys.stdin.read())
-namespace = {{"__name__": "grader"}}
-try:
-    with open("grader.py", encoding="utf-8") as source:
-        exec(compile(source.read(), "grader.py", "exec"), namespace)
-    value = namespace["grade"](payload["sample"], payload["item"])
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError("grade() returned %r, not a finite number" % (value,))
-    outcome = {{"reward": float(value)}}
-except BaseException:
-    outcome = {{"error": traceback.format_exc(limit=-4)[-3000:]}}
-sys.stdout.flush()
-sys.stdout.write("\\n" + payload["nonce"] + json.dumps(outcome) + "\\n")
+def main(dumps=json.dumps, write=sys.stdout.write):
+    payload = json.loads(sys.stdin.read())
+    nonce = payload.pop("nonce")
+    namespace = {{"__name__": "grader"}}
+    try:
+        with open("grader.py", encoding="utf-8") as source:
+            exec(compile(source.read(), "grader.py", "exec"), namespace)
+        value = namespace["grade"](payload["sample"], payload["item"])
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise TypeError("grade() returned %r, not a finite number" % (value,))
+        outcome = {{"reward": float(value)}}
+    except BaseException:
+        outcome = {{"error": traceback.format_exc(limit=-4)[-3000:]}}
+    sys.stdout.flush()
+    write("\\n" + nonce + dumps(outcome) + "\\n")
+main()
 """
 
 
@@ -231,15 +234,17 @@ def _python_result(run: RunResult, nonce: str, backends: Backends) -> GraderResu
     if not marker:
         detail = run.stderr[-2000:] or f"the grader exited ({run.status.value}) without a result"
         return result.fail("python_grader_runtime_error", detail)
-    try:
+    try:  # the grader ran in the same interpreter: its output is checked, not trusted
         outcome = json.loads(last)
-    except ValueError:
-        return result.fail(
-            "python_grader_runtime_error", f"unreadable result after the grader ran: {last[:200]!r}"
-        )
-    if "error" in outcome:
+    except (ValueError, RecursionError):
+        outcome = None
+    if isinstance(outcome, dict) and isinstance(outcome.get("error"), str):
         return result.fail("python_grader_runtime_error", outcome["error"])
-    result.reward = outcome["reward"]
+    reward = outcome.get("reward") if isinstance(outcome, dict) else None
+    if isinstance(reward, bool) or not isinstance(reward, int | float) or not math.isfinite(reward):
+        detail = f"unreadable result after the grader ran: {last[:200]!r}"
+        return result.fail("python_grader_runtime_error", detail)
+    result.reward = float(reward)
     return result
 
 
@@ -252,7 +257,8 @@ _LABEL_FORMAT = 'Answer with a JSON object only: {{"result": "<one of: {labels}>
 _REFUSAL = re.compile(
     r"^\s*(i'?m sorry|i am sorry|i can(?:no|')t|i cannot|i won'?t|as an ai)\b", re.IGNORECASE
 )
-_JSON_OBJECT = re.compile(r"\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", re.DOTALL)
+MAX_ANSWER_CHARS = 20_000
+MAX_OBJECT_STARTS = 200
 
 
 def _model(grader: ModelGrader, namespaces: Sequence[Namespace], backends: Backends) -> list[GraderResult]:
@@ -273,7 +279,10 @@ def _model(grader: ModelGrader, namespaces: Sequence[Namespace], backends: Backe
             chat.append({"role": message.role, "content": "".join(t or "" for t in texts)})
         if result.failed:
             continue
-        chat.append({"role": "user", "content": instruction})
+        if chat[-1]["role"] == "user":  # one user turn: some chat templates insist on alternating roles
+            chat[-1] = {"role": "user", "content": f"{chat[-1]['content']}\n\n{instruction}"}
+        else:
+            chat.append({"role": "user", "content": instruction})
         chats.append(chat)
         asked.append(index)
     try:
@@ -303,25 +312,35 @@ def _model(grader: ModelGrader, namespaces: Sequence[Namespace], backends: Backe
 
 
 def _last_object_with_result(text: str) -> dict[str, Any] | None:
-    for candidate in reversed(_JSON_OBJECT.findall(text)):
+    """The last JSON object with a `result` key in the answer's tail (bounded: model output)."""
+    tail = text[-MAX_ANSWER_CHARS:]
+    decoder = json.JSONDecoder()
+    starts = [index for index, char in enumerate(tail) if char == "{"][-MAX_OBJECT_STARTS:]
+    for start in reversed(starts):
         try:
-            parsed = json.loads(candidate)
-        except ValueError:
+            parsed, _ = decoder.raw_decode(tail, start)
+        except (ValueError, RecursionError):
             continue
         if isinstance(parsed, dict) and "result" in parsed:
             return parsed
     return None
 
 
+def _number(value: Any) -> float | None:
+    """A finite float from the model's `result` (a number or numeric text), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # text that is no number, an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _read_score(grader: ScoreModelGrader, text: str, result: GraderResult) -> None:
     parsed = _last_object_with_result(text)
-    value = parsed.get("result") if parsed else None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            value = None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    value = _number(parsed.get("result")) if parsed else None
+    if value is None:
         flag = (
             "model_grader_refusal_error"
             if parsed is None and _REFUSAL.search(text)
@@ -330,8 +349,13 @@ def _read_score(grader: ScoreModelGrader, text: str, result: GraderResult) -> No
         result.fail(flag, f"no numeric `result` in the grader model's answer: {text[-300:]!r}")
         return
     low, high = grader.range
-    result.reward = min(high, max(low, float(value)))
-    result.scores["steps"] = parsed.get("steps", []) if parsed else []
+    result.reward = min(high, max(low, value))
+    steps = parsed.get("steps") if parsed else None
+    result.scores["steps"] = [  # flat and bounded: this is model output
+        {str(key)[:100]: str(note)[:1000] for key, note in step.items()}
+        for step in (steps if isinstance(steps, list) else [])[:50]
+        if isinstance(step, dict)
+    ]
 
 
 def _read_label(grader: LabelModelGrader, text: str, result: GraderResult) -> None:

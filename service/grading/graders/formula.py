@@ -48,6 +48,9 @@ _ALLOWED_NODES = (
 )
 
 
+MAX_FORMULA_CHARS = 2000
+
+
 class FormulaError(ValueError):
     """A formula that cannot be used; `unknown_names` is set when it names no such grader."""
 
@@ -77,10 +80,14 @@ def compile_formula(text: str, names: set[str]) -> Formula:
     text = text.strip().replace("^", "**")
     if not text:
         raise FormulaError("the formula is empty")
+    if len(text) > MAX_FORMULA_CHARS:
+        raise FormulaError(f"the formula is longer than {MAX_FORMULA_CHARS} characters")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise FormulaError(f"the formula does not parse: {exc.msg}") from None
+    except (MemoryError, RecursionError, ValueError) as exc:  # nesting too deep for the parser
+        raise FormulaError(f"the formula does not parse: {type(exc).__name__}") from None
     called: set[int] = set()
     unknown: list[str] = []
     for node in ast.walk(tree):

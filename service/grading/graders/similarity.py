@@ -7,11 +7,13 @@
 - `gleu`: NLTK's sentence GLEU (Google-BLEU), 1- to 4-grams.
 - `meteor`: NLTK's METEOR with exact and Porter-stem matches. WordNet synonyms are not used (its
   data cannot be downloaded here), so the value is at most what full METEOR gives: approximate.
-- `rouge_1` ... `rouge_5`, `rouge_l`: Google's `rouge-score`, F-measure.
+- `rouge_1` ... `rouge_5`: Google's `rouge-score`, F-measure; `rouge_l`: its definition (LCS
+  F-measure) computed with rapidfuzz's LCS.
 
 All metrics read words with one Unicode-aware tokenizer (`tokens`): lower-cased `\\w+` runs, and
-each CJK character a word of its own (those scripts write no spaces). `rouge-score`'s own
-tokenizer keeps only a-z and 0-9, so any non-Latin text scored 0; this is why it is replaced.
+each CJK character a word of its own (those scripts write no spaces), at most `MAX_TOKENS` per side;
+`rouge-score`'s own tokenizer keeps only a-z and 0-9, so any non-Latin text scored 0. `fuzzy_match`
+compares the first `MAX_FUZZY_CHARS` characters of each side.
 """
 
 from __future__ import annotations
@@ -19,17 +21,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from itertools import islice
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+", re.IGNORECASE)
 
 
 class MetricUnavailable(RuntimeError):
     """The metric needs something this server does not have (an embedding model for `cosine`)."""
 
 
+MAX_TOKENS = 2048
+"""Each side is cut to its first 2048 words: METEOR's alignment is quadratic, in pure Python."""
+
+
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+    return [match.group().lower() for match in islice(_TOKEN.finditer(text), MAX_TOKENS)]
 
 
 class _UnicodeTokenizer:
@@ -46,9 +53,13 @@ class _NoWordNet:
         return []
 
 
+MAX_FUZZY_CHARS = 20_000
+
+
 def fuzzy_match(hypothesis: str, reference: str) -> float:
     from rapidfuzz import fuzz, utils
 
+    hypothesis, reference = hypothesis[:MAX_FUZZY_CHARS], reference[:MAX_FUZZY_CHARS]
     return fuzz.WRatio(hypothesis, reference, processor=utils.default_process) / 100.0
 
 
@@ -87,6 +98,21 @@ def _rouge_scorer(kind: str) -> object:
     return RougeScorer([kind], tokenizer=_UnicodeTokenizer())
 
 
+def rouge_l(hypothesis: str, reference: str) -> float:
+    """ROUGE-L F-measure (rouge-score's definition) with rapidfuzz's LCS in C: rouge-score's own
+    table is quadratic in pure Python."""
+    from rapidfuzz.distance import LCSseq
+
+    hyp, ref = tokens(hypothesis), tokens(reference)
+    if not hyp or not ref:
+        return float(hyp == ref)
+    common = LCSseq.similarity(hyp, ref)
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(hyp), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
 def rouge(kind: str) -> Callable[[str, str], float]:
     def score(hypothesis: str, reference: str) -> float:
         if not tokens(hypothesis) or not tokens(reference):
@@ -110,7 +136,7 @@ METRICS: dict[str, Callable[[str, str], float]] = {
     "gleu": gleu,
     "meteor": meteor,
     **{f"rouge_{n}": rouge(f"rouge{n}") for n in range(1, 6)},
-    "rouge_l": rouge("rougeL"),
+    "rouge_l": rouge_l,
     "cosine": cosine,
 }
 
