@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,10 +84,6 @@ def _grader_of(item: Item, default: AnyGrader | None) -> AnyGrader | str:
         return f"item.grader.{'.'.join(map(str, first['loc']))}: {first['msg']}"
 
 
-def _part_name(name: str) -> str:
-    return re.sub(r"\s+", "_", name)
-
-
 def openai_grader_reward(
     items: Sequence[Item], params: OpenAIGraderParams, ctx: RewardContext
 ) -> list[Score]:
@@ -110,7 +105,7 @@ def openai_grader_reward(
     for grader, indices in batches.values():
         namespaces = [namespace_of(items[i], params.think_tag) for i in indices]
         for index, result in zip(indices, grade_batch(grader, namespaces, backends), strict=True):
-            parts = {_part_name(name): value for name, value in result.sub_rewards.items()}
+            parts: dict[str, float | None] = dict(result.sub_rewards)
             scores[index] = (
                 Score.fail(ErrorKind.grader_error, result.explain(), parts)
                 if result.failed
