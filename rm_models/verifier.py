@@ -153,11 +153,7 @@ class GenerativeVerifier:
             except Exception as exc:
                 answers[index] = Completion("", error=f"the chat template refused the prompt: {exc}")
         if prompts:
-            texts, lengths = self._generate(list(prompts.values()))
-            counts = [
-                len(ids)
-                for ids in self.tokenizer(list(prompts.values()), add_special_tokens=False)["input_ids"]
-            ]
+            texts, lengths, counts = self._generate(list(prompts.values()))
             for index, text, length, count in zip(prompts, texts, lengths, counts, strict=True):
                 answers[index] = Completion(text, count, length)
         return [answers[index] for index in range(len(chats))]
@@ -169,7 +165,7 @@ class GenerativeVerifier:
             return self._decision_probabilities(
                 [p + self.template.decision_prefix for p in prompts], ["" for _ in prompts]
             )
-        texts, lengths = self._generate(prompts)
+        texts, lengths, _ = self._generate(prompts)
         if self.mode == "cot":
             verdicts = []
             for text, length in zip(texts, lengths, strict=True):
@@ -186,7 +182,8 @@ class GenerativeVerifier:
             reasoning,
         )
 
-    def _generate(self, prompts: list[str]) -> tuple[list[str], list[int]]:
+    def _generate(self, prompts: list[str]) -> tuple[list[str], list[int], list[int]]:
+        """(generated texts, their token counts, the prompts' token counts)."""
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.device
         )
@@ -203,12 +200,13 @@ class GenerativeVerifier:
             tokenizer=self.tokenizer if self.stop else None,
             **sampling,
         )
+        prompt_lengths = [int(n) for n in batch["attention_mask"].sum(dim=1)]
         new = output[:, batch["input_ids"].shape[1] :]
         lengths = [int((row != self.tokenizer.pad_token_id).sum()) for row in new]
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         for stop in self.stop:
             texts = [t.split(stop)[0] + stop if stop in t else t for t in texts]
-        return texts, lengths
+        return texts, lengths, prompt_lengths
 
     def _decision_probabilities(self, prompts: list[str], reasoning: list[str]) -> list[Verdict]:
         """P(positive label) / (P(positive) + P(negative)) for the token right after the decision prefix."""

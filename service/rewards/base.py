@@ -70,6 +70,12 @@ class Reward:
     """Fields of `Resources` it needs (checked before scoring: 422 when one is not configured)."""
     uses: tuple[ResourceName, ...] = ()
     """Fields of `Resources` it uses when the server has them (built at startup if configured)."""
+
+    @property
+    def all_resources(self) -> tuple[ResourceName, ...]:
+        """What it needs and what it uses: what the server builds for it and describes."""
+        return (*self.resources, *self.uses)
+
     group_reward: bool = False
     """Scores depend on the other items of the same rollout group."""
     depends_on: Callable[[Any], tuple[str, ...]] = lambda params: ()

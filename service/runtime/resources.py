@@ -66,9 +66,7 @@ def build_resources(
             f"--only names unknown rewards {', '.join(unknown)}; known: {', '.join(sorted(rewards))}"
         )
     resources = provided or Resources()
-    wanted = {
-        r for name in (settings.only or rewards) for r in (*rewards[name].resources, *rewards[name].uses)
-    }
+    wanted = {r for name in (settings.only or rewards) for r in rewards[name].all_resources}
     if "math_pool" in wanted and resources.math_pool is None:
         from service.runtime.worker_pool import WorkerPool
 

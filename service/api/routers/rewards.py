@@ -39,7 +39,7 @@ def get_rewards(scorer: Scorer = Depends(get_scorer)) -> RewardCatalog:
                 unavailable_reason=(reward.unavailable_hint or f"needs {', '.join(missing)}")
                 if missing
                 else None,
-                info=resources.describe((*reward.resources, *reward.uses)),
+                info=resources.describe(reward.all_resources),
             )
         )
     profiles = {
