@@ -13,6 +13,7 @@ from service.rewards.language import LanguageParams, language_reward
 from service.rewards.length import LengthParams, OverlongParams, length_reward, overlong_reward
 from service.rewards.math import MathParams, math_reward
 from service.rewards.openai_grader import OpenAIGraderParams, openai_grader_reward
+from service.rewards.procedural import ReasoningGymParams, reasoning_gym_reward
 from service.rewards.repetition import RepetitionParams, repetition_reward
 
 REWARDS: dict[str, Reward] = {
@@ -33,6 +34,9 @@ REWARDS: dict[str, Reward] = {
         "(or REFEREE_RM_MODEL)",
     ),
     "openai_grader": Reward(openai_grader_reward, OpenAIGraderParams, uses=("sandboxes", "verifier")),
+    "reasoning_gym": Reward(
+        reasoning_gym_reward, ReasoningGymParams, requires=("metadata",), resources=("math_pool",)
+    ),
 }
 
 PROFILES: dict[str, Profile] = {

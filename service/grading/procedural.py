@@ -1,0 +1,65 @@
+"""reasoning-gym's procedural tasks, scored by each dataset's own `score_answer`, with the scorer bugs
+that give wrong rewards repaired. Plain Python: `score_entry` runs in the killable worker processes
+(some scorers call `eval` or sympy on model output).
+
+Repaired here, each tested:
+- `arc_agi`, `rearc`: the scorer compares its parsed grid (tuples) with `metadata.output`, which is a
+  list of lists once the item went through JSON: a right answer scored 0.05. The grids become tuples.
+- `game_of_life_halting`: the scorer compares `bool(answer)` with `bool(gold)`; any non-empty text
+  ("False" included) is true, so every answer scored 1.0. The answer is compared as text instead.
+- `puzzle24` (with `strict`): the scorer checks that the expression makes 24 with four numbers in
+  range, never that they are the puzzle's numbers (`4*6*1*1` scored 1.0 on every item).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import Any
+
+REPAIRED = ("arc_agi", "rearc", "game_of_life_halting", "puzzle24")
+PUZZLE24_WRONG = 0.01
+"""What reasoning-gym's puzzle24 scorer gives a wrong expression."""
+
+
+def dataset_names() -> list[str]:
+    from reasoning_gym.factory import DATASETS
+
+    return sorted(DATASETS)
+
+
+@lru_cache(maxsize=256)
+def _dataset(name: str, config_json: str) -> Any:
+    """One instance per dataset and config in each worker: scorers only read its config."""
+    import reasoning_gym
+
+    return reasoning_gym.create_dataset(name, **{"size": 1, "seed": 0, **json.loads(config_json)})
+
+
+def _as_tuples(value: Any) -> Any:
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _numbers_used(expression: str) -> Counter[int]:
+    return Counter(int(n) for n in re.findall(r"\b\d+\b", expression))
+
+
+def score_entry(
+    name: str, config_json: str, answer: str | None, entry: dict[str, Any], strict: bool
+) -> float:
+    """The dataset's score of `answer` for `entry` (question, answer, metadata), in 0..1."""
+    if name == "game_of_life_halting":
+        gold = str(entry.get("answer", "")).strip().lower()
+        return float(answer is not None and answer.strip().lower() == gold)
+    if name in ("arc_agi", "rearc"):
+        metadata = dict(entry["metadata"])
+        metadata["output"] = _as_tuples(metadata.get("output"))
+        entry = {**entry, "metadata": metadata}
+    value = float(_dataset(name, config_json).score_answer(answer, entry))
+    if strict and name == "puzzle24" and value > PUZZLE24_WRONG and answer is not None:
+        given = Counter(int(n) for n in entry["metadata"].get("numbers", []))
+        if _numbers_used(answer) != given:
+            return PUZZLE24_WRONG
+    return value

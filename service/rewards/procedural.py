@@ -1,0 +1,87 @@
+"""`reasoning_gym`: reasoning-gym's 100+ procedural tasks, scored by each dataset's own scorer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.api.schemas import Item
+from service.grading.errors import ErrorKind
+from service.grading.math.extraction import last_boxed
+from service.grading.procedural import dataset_names, score_entry
+from service.rewards.base import RewardContext, Score
+from service.runtime.resources import required
+
+
+class ReasoningGymParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    extract: Literal["answer_tag", "boxed", "none"] = Field(
+        "answer_tag",
+        description="How the answer is taken from the completion: reasoning-gym's own rule (the last "
+        "<answer>...</answer>), the last \\boxed{}, or the whole completion.",
+    )
+    dataset: str | None = Field(
+        None, description="The dataset for every item; else `metadata.source_dataset`."
+    )
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Passed to `create_dataset` (for the scorers that read their config).",
+    )
+    strict: bool = Field(True, description="puzzle24: the expression must use exactly the puzzle's numbers.")
+    binary: bool = Field(False, description="1.0 when the native score reaches `threshold`, else 0.0.")
+    threshold: float = Field(1.0, ge=0.0, le=1.0)
+    timeout_s: float = Field(10.0, gt=0, le=120, description="Per item; past it the scorer is killed (null).")
+
+
+def _answer(text: str, extract: str) -> str | None:
+    if extract == "none":
+        return text.strip()
+    if extract == "boxed":
+        return last_boxed(text)
+    from reasoning_gym.utils import extract_answer
+
+    return extract_answer(text)
+
+
+def reasoning_gym_reward(
+    items: Sequence[Item], params: ReasoningGymParams, ctx: RewardContext
+) -> list[Score]:
+    """reasoning-gym's native score (0..1) of the answer for the item's `metadata` (its dataset in
+    `metadata.source_dataset`) and `answer` (the oracle; may be null), with known scorer bugs repaired."""
+    known = set(dataset_names())
+    config = json.dumps(params.config, sort_keys=True)
+    scores: list[Score | None] = [None] * len(items)
+    tasks: list[tuple[Any, ...]] = []
+    asked: list[int] = []
+    for index, item in enumerate(items):
+        metadata = item.get("metadata")
+        name = params.dataset or (metadata.get("source_dataset") if isinstance(metadata, dict) else None)
+        if not isinstance(metadata, dict) or name not in known:
+            why = (
+                "`metadata` must be reasoning-gym's dict"
+                if not isinstance(metadata, dict)
+                else (f"unknown reasoning-gym dataset {name!r}")
+            )
+            scores[index] = Score.fail(ErrorKind.invalid_item, why)
+            continue
+        gold = item.answer if isinstance(item.answer, str) or item.answer is None else item.answer[0]
+        entry = {"question": item.prompt_text, "answer": gold, "metadata": metadata}
+        tasks.append((name, config, _answer(item.text, params.extract), entry, params.strict))
+        asked.append(index)
+    if tasks:
+        outcomes = required(ctx.resources.math_pool, "math_pool").map(
+            score_entry, tasks, timeout=params.timeout_s
+        )
+        for index, outcome in zip(asked, outcomes, strict=True):
+            if outcome.error is not None:
+                scores[index] = Score(None, outcome.error)
+            elif params.binary:
+                native = float(outcome.value)
+                scores[index] = Score(float(native >= params.threshold), parts={"native": native})
+            else:
+                scores[index] = Score(float(outcome.value))
+    return [s if s is not None else Score.fail(ErrorKind.internal_error, "not scored") for s in scores]
