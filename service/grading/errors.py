@@ -33,6 +33,8 @@ class ErrorKind(str, Enum):
     compile_error = "compile_error"
     tests_failed = "tests_failed"
     """Some tests did not pass (the score says how many did)."""
+    not_followed = "not_followed"
+    """Some instructions were not followed (the detail lists them, the score says how many were)."""
     dependency_failed = "dependency_failed"
     """A reward this one reads has no score for the item."""
     tokenizer_unavailable = "tokenizer_unavailable"

@@ -9,6 +9,7 @@ from service.rewards.base import Profile, Registry, Reward
 from service.rewards.code import CodeParams, code_reward
 from service.rewards.cot_rm import CotRmParams, cot_rm_reward
 from service.rewards.format import FormatParams, TagsParams, format_reward, tags_reward
+from service.rewards.instructions import IFEvalOldParams, IFEvalParams, ifeval_old_reward, ifeval_reward
 from service.rewards.language import LanguageParams, language_reward
 from service.rewards.length import LengthParams, OverlongParams, length_reward, overlong_reward
 from service.rewards.math import MathParams, math_reward
@@ -34,6 +35,8 @@ REWARDS: dict[str, Reward] = {
         "(or REFEREE_RM_MODEL)",
     ),
     "openai_grader": Reward(openai_grader_reward, OpenAIGraderParams, uses=("sandboxes", "verifier")),
+    "ifeval": Reward(ifeval_reward, IFEvalParams),
+    "ifeval_old": Reward(ifeval_old_reward, IFEvalOldParams),
     "reasoning_gym": Reward(
         reasoning_gym_reward, ReasoningGymParams, requires=("metadata",), resources=("math_pool",)
     ),
@@ -52,6 +55,8 @@ PROFILES: dict[str, Profile] = {
     "dapo-math": Profile(
         {"math": 1.0, "overlong": 1.0}, {"overlong": {"max_length": 20480, "cache_length": 4096}}
     ),
+    # Tülu 3 / OLMo RLVR instruction following: open-instruct's verification reward is 10.
+    "tulu3-if": Profile({"ifeval": 10.0}),
     # theLMbook "GRPO from scratch": 2.0 for a correct answer, 0.2 per reasoning/answer tag (4 tags).
     "gsm8k-lmbook": Profile(
         {"math": 2.0, "tags": 0.8}, {"tags": {"think_tag": "reasoning", "answer_tag": "answer"}}
