@@ -8,6 +8,7 @@ Blocks live between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->` m
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import sys
@@ -28,6 +29,8 @@ from service.api.schemas import (
     RewardRequest,
     RewardResponse,
 )
+from service.grading.instructions.checks import INSTRUCTIONS
+from service.grading.procedural import dataset_names
 from service.rewards.registry import PROFILES, REWARDS
 from service.settings import Settings
 
@@ -119,7 +122,27 @@ def settings_block() -> str:
     return "\n".join(rows)
 
 
-BLOCKS = {"api-models": api_block, "reward-table": rewards_block, "settings-table": settings_block}
+def instructions_block() -> str:
+    rows = ["| id | kwargs | followed when |", "|---|---|---|"]
+    for instruction_id, check in sorted(INSTRUCTIONS.items()):
+        kwargs = [name for name in inspect.signature(check).parameters if name != "response"]
+        doc = (check.__doc__ or "").strip().replace("|", "\\|")
+        rows.append(f"| `{instruction_id}` | {', '.join(f'`{k}`' for k in kwargs) or '-'} | {doc} |")
+    return "\n".join(rows)
+
+
+def datasets_block() -> str:
+    names = dataset_names()
+    return f"{len(names)} datasets: " + ", ".join(f"`{name}`" for name in names) + "."
+
+
+BLOCKS = {
+    "api-models": api_block,
+    "reward-table": rewards_block,
+    "settings-table": settings_block,
+    "instruction-table": instructions_block,
+    "reasoning-gym-datasets": datasets_block,
+}
 
 
 def render(text: str) -> str:

@@ -31,7 +31,7 @@ def dataset_names() -> list[str]:
 
 
 @lru_cache(maxsize=256)
-def _dataset(name: str, config_json: str) -> Any:
+def dataset_instance(name: str, config_json: str) -> Any:
     """One instance per dataset and config in each worker: scorers only read its config."""
     import reasoning_gym
 
@@ -57,9 +57,23 @@ def score_entry(
         metadata = dict(entry["metadata"])
         metadata["output"] = _as_tuples(metadata.get("output"))
         entry = {**entry, "metadata": metadata}
-    value = float(_dataset(name, config_json).score_answer(answer, entry))
+    value = float(dataset_instance(name, config_json).score_answer(answer, entry))
     if strict and name == "puzzle24" and value > PUZZLE24_WRONG and answer is not None:
         given = Counter(int(n) for n in entry["metadata"].get("numbers", []))
         if _numbers_used(answer) != given:
             return PUZZLE24_WRONG
     return value
+
+
+def score_entries(
+    tasks: list[tuple[str, str, str | None, dict[str, Any], bool]],
+) -> list[tuple[float | None, str]]:
+    """`score_entry` over a chunk of items in one worker call (the scorers take microseconds; a call
+    per item would be all inter-process overhead): (score, "") or (None, why) per item."""
+    results: list[tuple[float | None, str]] = []
+    for task in tasks:
+        try:
+            results.append((score_entry(*task), ""))
+        except Exception as exc:  # one item's scorer failing leaves the rest of the chunk scored
+            results.append((None, f"{type(exc).__name__}: {exc}"))
+    return results

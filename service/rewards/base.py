@@ -70,6 +70,8 @@ class Reward:
     """Fields of `Resources` it needs (checked before scoring: 422 when one is not configured)."""
     uses: tuple[ResourceName, ...] = ()
     """Fields of `Resources` it uses when the server has them (built at startup if configured)."""
+    warmup: tuple[str, ...] = ()
+    """Modules the worker pool's fork server imports at start, so its tasks find workers warm."""
 
     @property
     def all_resources(self) -> tuple[ResourceName, ...]:

@@ -9,11 +9,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.schemas import Item
-from service.grading.errors import ErrorKind
+from service.grading.errors import ErrorKind, ScoreError
 from service.grading.math.extraction import last_boxed
-from service.grading.procedural import dataset_names, score_entry
+from service.grading.procedural import dataset_names, score_entries, score_entry
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
+from service.runtime.worker_pool import Outcome
+
+CHUNK = 32
 
 
 class ReasoningGymParams(BaseModel):
@@ -34,7 +37,12 @@ class ReasoningGymParams(BaseModel):
     strict: bool = Field(True, description="puzzle24: the expression must use exactly the puzzle's numbers.")
     binary: bool = Field(False, description="1.0 when the native score reaches `threshold`, else 0.0.")
     threshold: float = Field(1.0, ge=0.0, le=1.0)
-    timeout_s: float = Field(10.0, gt=0, le=120, description="Per item; past it the scorer is killed (null).")
+    timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Per chunk of 32 items, then per item; past it the scorer is killed (null).",
+    )
 
 
 def _answer(text: str, extract: str) -> str | None:
@@ -45,6 +53,24 @@ def _answer(text: str, extract: str) -> str | None:
     from reasoning_gym.utils import extract_answer
 
     return extract_answer(text)
+
+
+def _scored(tasks: list[tuple[Any, ...]], timeout_s: float, ctx: RewardContext) -> list[Outcome]:
+    """Each task's outcome. Chunks of `CHUNK` items go to a worker at once; a chunk that times out or
+    kills its worker is run again one item per call, so only the guilty item is null (it then costs
+    up to twice the timeout)."""
+    pool = required(ctx.resources.math_pool, "math_pool")
+    chunks = [tasks[start : start + CHUNK] for start in range(0, len(tasks), CHUNK)]
+    outcomes: list[Outcome] = []
+    for chunk, result in zip(chunks, pool.map(score_entries, [(c,) for c in chunks], timeout_s), strict=True):
+        if result.error is not None:
+            outcomes += pool.map(score_entry, chunk, timeout=timeout_s)
+            continue
+        outcomes += [
+            Outcome(value) if value is not None else Outcome(error=ScoreError(ErrorKind.worker_error, why))
+            for value, why in result.value
+        ]
+    return outcomes
 
 
 def reasoning_gym_reward(
@@ -72,16 +98,12 @@ def reasoning_gym_reward(
         entry = {"question": item.prompt_text, "answer": gold, "metadata": metadata}
         tasks.append((name, config, _answer(item.text, params.extract), entry, params.strict))
         asked.append(index)
-    if tasks:
-        outcomes = required(ctx.resources.math_pool, "math_pool").map(
-            score_entry, tasks, timeout=params.timeout_s
-        )
-        for index, outcome in zip(asked, outcomes, strict=True):
-            if outcome.error is not None:
-                scores[index] = Score(None, outcome.error)
-            elif params.binary:
-                native = float(outcome.value)
-                scores[index] = Score(float(native >= params.threshold), parts={"native": native})
-            else:
-                scores[index] = Score(float(outcome.value))
+    for index, outcome in zip(asked, _scored(tasks, params.timeout_s, ctx), strict=True):
+        if outcome.error is not None:
+            scores[index] = Score(None, outcome.error)
+        elif params.binary:
+            native = float(outcome.value)
+            scores[index] = Score(float(native >= params.threshold), parts={"native": native})
+        else:
+            scores[index] = Score(float(outcome.value))
     return [s if s is not None else Score.fail(ErrorKind.internal_error, "not scored") for s in scores]

@@ -16,9 +16,12 @@ from service.rewards.math import MathParams, math_reward
 from service.rewards.openai_grader import OpenAIGraderParams, openai_grader_reward
 from service.rewards.procedural import ReasoningGymParams, reasoning_gym_reward
 from service.rewards.repetition import RepetitionParams, repetition_reward
+from service.runtime.resources import MATH_WARMUP
 
 REWARDS: dict[str, Reward] = {
-    "math": Reward(math_reward, MathParams, requires=("answer",), resources=("math_pool",)),
+    "math": Reward(
+        math_reward, MathParams, requires=("answer",), resources=("math_pool",), warmup=(MATH_WARMUP,)
+    ),
     "format": Reward(format_reward, FormatParams),
     "tags": Reward(tags_reward, TagsParams),
     "language": Reward(language_reward, LanguageParams),
@@ -38,7 +41,11 @@ REWARDS: dict[str, Reward] = {
     "ifeval": Reward(ifeval_reward, IFEvalParams),
     "ifeval_old": Reward(ifeval_old_reward, IFEvalOldParams),
     "reasoning_gym": Reward(
-        reasoning_gym_reward, ReasoningGymParams, requires=("metadata",), resources=("math_pool",)
+        reasoning_gym_reward,
+        ReasoningGymParams,
+        requires=("metadata",),
+        resources=("math_pool",),
+        warmup=("service.grading.procedural_warmup",),
     ),
 }
 

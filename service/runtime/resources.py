@@ -70,12 +70,15 @@ def build_resources(
     if "math_pool" in wanted and resources.math_pool is None:
         from service.runtime.worker_pool import WorkerPool
 
+        served = [rewards[name] for name in (settings.only or rewards)]
+        warmups = tuple(dict.fromkeys(module for reward in served for module in reward.warmup))
+
         # Up to 4x the workers (at most 16 more) for answers that hang sympy past the guards: they
         # time out side by side instead of one after another.
         resources.math_pool = WorkerPool(
             settings.math_workers,
             name="math",
-            preload=(MATH_WARMUP,),
+            preload=warmups,
             burst=min(3 * settings.math_workers, 16),
         )
     if "sandboxes" in wanted and resources.sandboxes is None:
