@@ -4,6 +4,7 @@ round-tripped through JSON), plus the repaired scorer bugs."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,3 +177,21 @@ def test_through_the_verl_and_trl_adapters(server: str, monkeypatch: pytest.Monk
         metadata=[row["metadata"] for row in rows],
     )
     assert values == [1.0] * len(rows)
+
+
+def test_a_hanging_scorer_nulls_only_its_item(server: str) -> None:
+    """puzzle24's scorer hands the answer to sympy: a power tower hangs it. The chunk it is in times
+    out, is re-run one item per call, and only the hostile item is null."""
+    puzzle = generated("puzzle24")[0]
+    sums = generated("chain_sum")
+    items = [
+        as_item(puzzle, "<answer>9**9**9**9</answer>"),
+        *[as_item(row, f"<answer>{row['answer']}</answer>") for row in sums],
+    ]
+    started = time.monotonic()
+    results = score(server, items, timeout_s=2)
+    assert results[0]["scores"]["reasoning_gym"] is None and results[0]["errors"]["reasoning_gym"].startswith(
+        "timeout"
+    )
+    assert [r["reward"] for r in results[1:]] == [1.0] * len(sums)
+    assert time.monotonic() - started < 30
