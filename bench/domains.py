@@ -95,8 +95,7 @@ def ifeval_direct(items: list[dict[str, Any]]) -> None:
 def reasoning_gym_direct(items: list[dict[str, Any]]) -> None:
     for item in items:
         entry = {"question": "", "answer": item["answer"], "metadata": item["metadata"]}
-        answer = item["completion"].removeprefix("<answer>").removesuffix("</answer>")
-        score_entry(item["metadata"]["source_dataset"], "{}", answer, entry, True)
+        score_entry(item["metadata"]["source_dataset"], "{}", item["completion"], "answer_tag", entry, True)
 
 
 def median_seconds(step: Callable[[], Any], repeats: int) -> float:

@@ -71,10 +71,10 @@ GOLDEN: dict[str, tuple[dict[str, Any], str, str]] = {
         "first\n***\n***\nsecond",
     ),
     "length_constraints:number_words": ({"num_words": 3, "relation": AT_LEAST}, "one two three", "one two"),
-    "length_constraints:nth_paragraph_first_word": (
+    "length_constraints:nth_paragraph_first_word": (  # an empty piece counts in the position (reference)
         {"num_paragraphs": 2, "nth_paragraph": 2, "first_word": "then"},
         'First part.\n\n"Then, the end.',
-        "First part.\n\nAfter that the end.",
+        "First part.\n\n\n\nThen the end.",
     ),
     "paragraphs:paragraphs": ({}, "a\n***\nb", "a\n***\nb\n***\nc"),
     "paragraphs:paragraphs2": ({}, "a\n\nb", "a\n\n\n\nb"),
@@ -308,23 +308,58 @@ def rewards(
 def test_ifeval_through_the_api_in_three_forms_and_four_modes(server: str) -> None:
     ids = ["punctuation:no_comma", "detectable_format:title", "length_constraints:number_words"]
     kwargs: list[dict[str, Any]] = [{}, {}, {"num_words": 50, "relation": LESS}]
-    completion = (
-        "<think>planning, with commas</think><answer>Here you go:\n*a short reply with no title*</answer>"
-    )
+    # The framing line has a comma: strict misses no_comma, loose (first line dropped) does not.
+    completion = "<think>planning, with commas</think><answer>Sure, here it is:\n*a short reply*</answer>"
     forms = [
         {"ground_truth": str([{"instruction_id": ids, "kwargs": kwargs}])},
         {"ground_truth": json.dumps({"instruction_id_list": ids, "kwargs": kwargs})},
         {"instruction_id_list": ids, "kwargs": kwargs},
     ]
-    for mode, aggregate, expected in [("strict", "fraction", 2 / 3), ("strict", "all", 0.0),
-                                      ("loose", "fraction", 2 / 3), ("loose", "all", 0.0)]:  # fmt: skip
+    expected = {
+        ("strict", "fraction"): (1 / 3, "not_followed: 0:punctuation:no_comma, 1:detectable_format:title"),
+        ("strict", "all"): (0.0, "not_followed: 0:punctuation:no_comma, 1:detectable_format:title"),
+        ("loose", "fraction"): (2 / 3, "not_followed: 1:detectable_format:title"),
+        ("loose", "all"): (0.0, "not_followed: 1:detectable_format:title"),
+    }
+    for (mode, aggregate), (value, missed) in expected.items():
         results = rewards(
             server, [{"completion": completion, **form} for form in forms], mode=mode, aggregate=aggregate
         )
-        assert [r["reward"] for r in results] == pytest.approx([expected] * 3), (mode, aggregate)
-        assert all(r["errors"]["ifeval"] == "not_followed: 1:detectable_format:title" for r in results)
+        assert [r["reward"] for r in results] == pytest.approx([value] * 3), (mode, aggregate)
+        assert all(r["errors"]["ifeval"] == missed for r in results), (mode, results[0]["errors"])
     titled = rewards(server, [{"completion": "<<T>>\nshort reply", **forms[0]}], aggregate="all")
     assert titled[0]["reward"] == 1.0 and titled[0]["errors"] == {}
+
+
+def test_hostile_responses_and_ground_truths_never_raise_or_stall() -> None:
+    """Degenerate RL output is linear to check (no regex that rescans the text from every position),
+    and broken ground truths are errors, not exceptions."""
+    import time
+
+    degenerate = ["!" * 20000 + "x", "a. " * 10000, "[" * 20000, "\n" * 20000, "a " * 20000, "<<" * 20000,
+                  " " * 20000 + "p.s.", "İstanbul is big " * 1000]  # fmt: skip
+    started = time.perf_counter()
+    for text in degenerate:
+        for instruction_id, (kwargs, _, _) in GOLDEN.items():
+            if instruction_id.startswith("language:") or instruction_id.startswith("change_case:english"):
+                continue  # the language identifier is linear but not cheap: covered by the golden cases
+            check(text, [Instruction(instruction_id, kwargs)], "loose")
+        for name, (kwargs, _, _) in OLD.items():
+            if name != "validate_response_language":
+                FUNCTIONS[name](text, **kwargs)
+    assert time.perf_counter() - started < 20
+    for truth in (
+        "[" * 100_000,
+        {"instruction_id_list": 5},
+        {"instruction_id_list": True},
+        "[{'instruction_id': 7}]",
+    ):
+        with pytest.raises(ValueError):
+            parse_ground_truth(truth)
+    odd = parse_ground_truth("[{'instruction_id': ['punctuation:no_comma', 'first_word:first_word_sent'], "
+                             "'kwargs': [{1: 2}, {'first_word': []}]}]")  # fmt: skip
+    assert [r.followed for r in check("Fine text.", odd)] == [False, False]
+    assert check("Fine text.", odd)[0].error.startswith("bad kwargs")
 
 
 def test_ifeval_bad_items_are_null_with_a_reason(server: str) -> None:

@@ -119,7 +119,7 @@ def test_extraction_binary_and_bad_items(server: str) -> None:
     boxed = as_item(row, f"so \\boxed{{{row['answer']}}}")
     partial = as_item(generated("number_sorting")[0], "<answer>['1']</answer>")
     results = score(server, [boxed, partial], extract="boxed")
-    assert results[0]["reward"] == 1.0
+    assert results[0]["reward"] == 1.0 and results[1]["reward"] < 1.0
     native = score(server, [as_item(generated("letter_jumble")[0], "<answer>x y</answer>")])[0]["reward"]
     binary = score(
         server, [as_item(generated("letter_jumble")[0], "<answer>x y</answer>")], binary=True, threshold=0.5
@@ -131,7 +131,9 @@ def test_extraction_binary_and_bad_items(server: str) -> None:
         server,
         [{"completion": "x", "metadata": {"source_dataset": "nope"}}, {"completion": "x", "metadata": "x"}],
     )
-    assert [r["scores"]["reasoning_gym"] for r in bad] == [None, None]
+    no_gold = as_item(generated("game_of_life_halting")[0], "<answer>None</answer>") | {"answer": None}
+    bad += score(server, [no_gold])  # without its gold, "None" must not match str(None)
+    assert [r["scores"]["reasoning_gym"] for r in bad] == [None, None, None]
     assert "unknown reasoning-gym dataset 'nope'" in bad[0]["errors"]["reasoning_gym"]
     missing = httpx.post(
         f"{server}/v1/rewards",

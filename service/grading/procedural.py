@@ -17,7 +17,11 @@ import json
 import re
 from collections import Counter
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
+
+from service.grading.math.extraction import last_boxed
+
+Extract = Literal["answer_tag", "boxed", "none"]
 
 REPAIRED = ("arc_agi", "rearc", "game_of_life_halting", "puzzle24")
 PUZZLE24_WRONG = 0.01
@@ -46,13 +50,28 @@ def _numbers_used(expression: str) -> Counter[int]:
     return Counter(int(n) for n in re.findall(r"\b\d+\b", expression))
 
 
+def answer_from(completion: str, extract: Extract) -> str | None:
+    """The answer in the completion: reasoning-gym's own rule (the last `<answer>...</answer>`), the
+    last `\\boxed{}`, or the whole text."""
+    if extract == "none":
+        return completion.strip()
+    if extract == "boxed":
+        return last_boxed(completion)
+    from reasoning_gym.utils import extract_answer
+
+    return extract_answer(completion)
+
+
 def score_entry(
-    name: str, config_json: str, answer: str | None, entry: dict[str, Any], strict: bool
+    name: str, config_json: str, completion: str, extract: Extract, entry: dict[str, Any], strict: bool
 ) -> float:
-    """The dataset's score of `answer` for `entry` (question, answer, metadata), in 0..1."""
+    """The dataset's score of the completion's answer for `entry` (question, answer, metadata), in
+    0..1. Extraction runs here too, in the worker: its regex is quadratic on hostile text."""
+    answer = answer_from(completion, extract)
     if name == "game_of_life_halting":
-        gold = str(entry.get("answer", "")).strip().lower()
-        return float(answer is not None and answer.strip().lower() == gold)
+        if entry.get("answer") is None:
+            raise ValueError("game_of_life_halting needs the item's `answer`")
+        return float(answer is not None and answer.strip().lower() == str(entry["answer"]).strip().lower())
     if name in ("arc_agi", "rearc"):
         metadata = dict(entry["metadata"])
         metadata["output"] = _as_tuples(metadata.get("output"))
@@ -65,9 +84,7 @@ def score_entry(
     return value
 
 
-def score_entries(
-    tasks: list[tuple[str, str, str | None, dict[str, Any], bool]],
-) -> list[tuple[float | None, str]]:
+def score_entries(tasks: list[tuple[Any, ...]]) -> list[tuple[float | None, str]]:
     """`score_entry` over a chunk of items in one worker call (the scorers take microseconds; a call
     per item would be all inter-process overhead): (score, "") or (None, why) per item."""
     results: list[tuple[float | None, str]] = []

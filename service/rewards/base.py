@@ -87,7 +87,7 @@ class Reward:
 
     @property
     def description(self) -> str:
-        return (self.fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        return " ".join((self.fn.__doc__ or "").strip().split("\n\n")[0].split())
 
 
 @dataclass(frozen=True)

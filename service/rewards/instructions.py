@@ -86,14 +86,14 @@ def ifeval_reward(items: Sequence[Item], params: IFEvalParams, ctx: RewardContex
 
 
 def ifeval_old_reward(items: Sequence[Item], params: IFEvalOldParams, ctx: RewardContext) -> list[Score]:
-    """Tülu 3's older form: `ground_truth` is `{"func_name": "validate_lowercase", ...arguments}`
-    (an object or its JSON); 1.0 if the function holds for the response."""
+    """Tülu 3's older form: `ground_truth` (else `answer`) is `{"func_name": "validate_lowercase",
+    ...arguments}` (an object or its JSON); 1.0 if the function holds for the response."""
     scores = []
     for item in items:
-        truth = item.get("ground_truth")
+        truth = item.get("ground_truth", item.answer)
         try:
             truth = json.loads(truth) if isinstance(truth, str) else truth
-        except ValueError:
+        except (ValueError, RecursionError):
             truth = None
         if not isinstance(truth, Mapping) or not isinstance(truth.get("func_name"), str):
             scores.append(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.schemas import Item
 from service.grading.errors import ErrorKind, ScoreError
-from service.grading.math.extraction import last_boxed
-from service.grading.procedural import dataset_names, score_entries, score_entry
+from service.grading.procedural import Extract, dataset_names, score_entries, score_entry
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
 from service.runtime.worker_pool import Outcome
@@ -22,7 +21,7 @@ CHUNK = 32
 class ReasoningGymParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    extract: Literal["answer_tag", "boxed", "none"] = Field(
+    extract: Extract = Field(
         "answer_tag",
         description="How the answer is taken from the completion: reasoning-gym's own rule (the last "
         "<answer>...</answer>), the last \\boxed{}, or the whole completion.",
@@ -32,7 +31,8 @@ class ReasoningGymParams(BaseModel):
     )
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="Passed to `create_dataset` (for the scorers that read their config).",
+        description="Passed to `create_dataset` for every item (for the scorers that read their "
+        "config): use it with `dataset`, or a batch of one dataset.",
     )
     strict: bool = Field(True, description="puzzle24: the expression must use exactly the puzzle's numbers.")
     binary: bool = Field(False, description="1.0 when the native score reaches `threshold`, else 0.0.")
@@ -45,32 +45,25 @@ class ReasoningGymParams(BaseModel):
     )
 
 
-def _answer(text: str, extract: str) -> str | None:
-    if extract == "none":
-        return text.strip()
-    if extract == "boxed":
-        return last_boxed(text)
-    from reasoning_gym.utils import extract_answer
-
-    return extract_answer(text)
-
-
 def _scored(tasks: list[tuple[Any, ...]], timeout_s: float, ctx: RewardContext) -> list[Outcome]:
     """Each task's outcome. Chunks of `CHUNK` items go to a worker at once; a chunk that times out or
     kills its worker is run again one item per call, so only the guilty item is null (it then costs
     up to twice the timeout)."""
     pool = required(ctx.resources.math_pool, "math_pool")
-    chunks = [tasks[start : start + CHUNK] for start in range(0, len(tasks), CHUNK)]
-    outcomes: list[Outcome] = []
-    for chunk, result in zip(chunks, pool.map(score_entries, [(c,) for c in chunks], timeout_s), strict=True):
+    starts = range(0, len(tasks), CHUNK)
+    results = pool.map(score_entries, [(tasks[start : start + CHUNK],) for start in starts], timeout_s)
+    outcomes: dict[int, Outcome] = {}
+    retry: list[int] = []  # every failed chunk's items, in one second round that runs side by side
+    for start, result in zip(starts, results, strict=True):
         if result.error is not None:
-            outcomes += pool.map(score_entry, chunk, timeout=timeout_s)
+            retry += range(start, min(start + CHUNK, len(tasks)))
             continue
-        outcomes += [
-            Outcome(value) if value is not None else Outcome(error=ScoreError(ErrorKind.worker_error, why))
-            for value, why in result.value
-        ]
-    return outcomes
+        for offset, (value, why) in enumerate(result.value):
+            error = ScoreError(ErrorKind.worker_error, why) if value is None else None
+            outcomes[start + offset] = Outcome(value, error)
+    retried = pool.map(score_entry, [tasks[index] for index in retry], timeout_s)
+    outcomes.update(zip(retry, retried, strict=True))
+    return [outcomes[index] for index in range(len(tasks))]
 
 
 def reasoning_gym_reward(
@@ -96,7 +89,7 @@ def reasoning_gym_reward(
             continue
         gold = item.answer if isinstance(item.answer, str) or item.answer is None else item.answer[0]
         entry = {"question": item.prompt_text, "answer": gold, "metadata": metadata}
-        tasks.append((name, config, _answer(item.text, params.extract), entry, params.strict))
+        tasks.append((name, config, item.text, params.extract, entry, params.strict))
         asked.append(index)
     for index, outcome in zip(asked, _scored(tasks, params.timeout_s, ctx), strict=True):
         if outcome.error is not None:

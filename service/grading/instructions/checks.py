@@ -18,6 +18,7 @@ from service.grading.instructions.text import (
     BLANK_LINE,
     STARS,
     Relation,
+    bracketed,
     compare,
     count_words,
     sentences,
@@ -47,7 +48,10 @@ def _language(response: str, default: str) -> str:
 
 
 def _first(value: str | list[str]) -> str:
-    return value[0] if isinstance(value, list) else value
+    """A kwarg given as a word or a list of words (IFEvalG writes both): the word, "" for none."""
+    if isinstance(value, list):
+        return value[0] if value else ""
+    return value
 
 
 # --- keywords -------------------------------------------------------------------------------------
@@ -100,7 +104,7 @@ def exclude_word_harder(response: str, *, keyword: str, instruction: str | None 
 @instruction("keywords:no_adjacent_consecutive")
 def no_adjacent_consecutive(response: str) -> bool:
     """No two neighbouring words start with consecutive letters (a, b)."""
-    initials = [word[0].lower() for word in response.split()]
+    initials = [word[0].lower()[0] for word in response.split()]  # "İ".lower() is two characters
     return not any(ord(b) - ord(a) == 1 for a, b in zip(initials, initials[1:], strict=False))
 
 
@@ -181,9 +185,10 @@ def nth_paragraph_first_word(
     response: str, *, num_paragraphs: int, nth_paragraph: int, first_word: str
 ) -> bool:
     """`num_paragraphs` paragraphs (blank-line divided); the `nth_paragraph`-th starts with `first_word`."""
-    parts = [part for part in re.split(BLANK_LINE, response) if part.strip()]
-    if not 1 <= nth_paragraph <= len(parts) or len(parts) != num_paragraphs:
-        return False
+    parts = re.split(BLANK_LINE, response)
+    count = sum(1 for part in parts if part.strip())
+    if not 1 <= nth_paragraph <= count or count != num_paragraphs or not parts[nth_paragraph - 1].strip():
+        return False  # the n-th piece between blank lines, an empty one included, as the reference
     word = parts[nth_paragraph - 1].split()[0].lstrip("'\"")
     return re.split(r"[.,?!'\"]", word)[0].lower() == first_word.lower()
 
@@ -252,23 +257,27 @@ def count_increment_word(response: str, *, keyword1: str, keyword2: str) -> bool
 @instruction("detectable_content:number_placeholders")
 def number_placeholders(response: str, *, num_placeholders: int) -> bool:
     """At least `num_placeholders` `[placeholders]`."""
-    return len(re.findall(r"\[.*?\]", response)) >= num_placeholders
+    return bracketed(response) >= num_placeholders
 
 
 @instruction("detectable_content:postscript")
 def postscript(response: str, *, postscript_marker: str) -> bool:
     """A postscript starting with `postscript_marker` (any case)."""
-    patterns = {"P.P.S": r"\s*p\.\s?p\.\s?s.*$", "P.S.": r"\s*p\.\s?s\..*$"}
-    pattern = patterns.get(postscript_marker, r"\s*" + re.escape(postscript_marker.lower()) + r".*$")
-    return bool(re.findall(pattern, response.lower(), re.MULTILINE))
+    patterns = {"P.P.S": r"p\.\s?p\.\s?s", "P.S.": r"p\.\s?s\."}
+    return (
+        re.search(patterns.get(postscript_marker, re.escape(postscript_marker.lower())), response.lower())
+        is not None
+    )
 
 
 @instruction("detectable_format:number_bullet_lists")
 def number_bullet_lists(response: str, *, num_bullets: int) -> bool:
     """Exactly `num_bullets` lines that are `*` or `-` bullets."""
-    stars = re.findall(r"^\s*\*[^\*].*$", response, re.MULTILINE)
-    dashes = re.findall(r"^\s*-.*$", response, re.MULTILINE)
-    return len(stars) + len(dashes) == num_bullets
+    lines = [line.lstrip() for line in response.split("\n")]
+    bullets = [
+        line for line in lines if line.startswith("-") or (line.startswith("*") and line[1:2] not in "*")
+    ]
+    return len(bullets) == num_bullets
 
 
 @instruction("detectable_format:constrained_response")
@@ -315,7 +324,11 @@ def json_format(response: str) -> bool:
 @instruction("detectable_format:title")
 def title(response: str) -> bool:
     """A non-empty `<<title>>`."""
-    return any(t.lstrip("<").rstrip(">").strip() for t in re.findall(r"<<[^\n]+>>", response))
+    for line in response.split("\n"):  # per line, from the first `<<` to the last `>>`, as `<<[^\n]+>>`
+        opening, closing = line.find("<<"), line.rfind(">>")
+        if opening != -1 and closing > opening + 2 and line[opening:closing].lstrip("<").strip():
+            return True
+    return False
 
 
 @instruction("detectable_format:sentence_hyphens")
@@ -428,11 +441,30 @@ def repeat_phrase(response: str, *, phrase: str, small_n: int) -> bool:
     words = phrase.split()
     if len(words) < 2:
         return False
-    copies = re.findall(rf"{re.escape(words[0])} .*? {re.escape(words[-1])}", response)
+    copies = _spans(response, words[0] + " ", " " + words[-1])
     return len(copies) == small_n and all(
         len(copy.split()) == len(words) and sum(a != b for a, b in zip(copy.split(), words, strict=True)) == 1
         for copy in copies
     )
+
+
+def _spans(text: str, opening: str, closing: str) -> list[str]:
+    """What `re.findall(opening + ".*?" + closing)` finds (no line breaks inside), in linear time:
+    the regex retries from every `opening` and scans to the end of the text each time."""
+    found, at, close, newline = [], 0, -1, -1
+    while (start := text.find(opening, at)) != -1:
+        if close < start + len(opening):
+            close = text.find(closing, start + len(opening))
+            if close == -1:
+                break
+        if newline < start:
+            newline = text.find("\n", start) % (len(text) + 1)  # none: past the end
+        if newline < close + len(closing):
+            at = start + 1
+            continue
+        found.append(text[start : close + len(closing)])
+        at = close + len(closing)
+    return found
 
 
 @instruction("copy:copy")

@@ -43,7 +43,7 @@ class Followed:
 def _literal(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return ast.literal_eval(text)
@@ -64,14 +64,18 @@ def parse_ground_truth(value: Any) -> list[Instruction]:
             "ground truth must be {instruction_id(_list), kwargs} or a one-element list of it"
         )
     ids = value.get("instruction_id_list", value.get("instruction_id"))
-    kwargs = value.get("kwargs") or [{}] * len(ids or [])
     if isinstance(ids, str):
-        ids, kwargs = [ids], [kwargs] if isinstance(kwargs, Mapping) else kwargs
+        ids = [ids]
+    if not isinstance(ids, list):
+        raise GroundTruthError("`instruction_id_list` must be a list of instruction ids")
+    kwargs = value.get("kwargs") or [{}] * len(ids)
+    if isinstance(kwargs, Mapping):
+        kwargs = [kwargs]
     if not isinstance(ids, list) or not isinstance(kwargs, list) or len(ids) != len(kwargs):
         raise GroundTruthError("`instruction_id_list` and `kwargs` must be lists of the same length")
     return [
         Instruction(
-            str(i), {k: v for k, v in (kw or {}).items() if v is not None} if isinstance(kw, Mapping) else {}
+            str(i), {str(k): v for k, v in kw.items() if v is not None} if isinstance(kw, Mapping) else {}
         )
         for i, kw in zip(ids, kwargs, strict=True)
     ]
@@ -99,7 +103,7 @@ def check(response: str, instructions: list[Instruction], mode: Mode = "strict")
             where = ".".join(str(p) for p in first["loc"])
             results.append(Followed(instruction, False, f"bad kwargs: {where}: {first['msg']}"))
             continue
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # e.g. a letter that is two letters
             results.append(Followed(instruction, False, f"bad kwargs: {exc}"))
             continue
         results.append(Followed(instruction, bool(followed)))

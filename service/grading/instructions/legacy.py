@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import validate_call
 
+from service.grading.instructions.text import bracketed
 from service.grading.language import detect_language
 
 Quantifier = Literal["at least", "at most", "around"]
@@ -88,7 +89,7 @@ def verify_postscript(text: str, postscript_marker: str) -> bool:
 
 @function
 def validate_placeholders(text: str, N: int) -> bool:
-    return len(re.findall(r"\[(.*?)\]", text)) >= N
+    return bracketed(text) >= N
 
 
 @function
@@ -98,7 +99,7 @@ def verify_bullet_points(text: str, N: int) -> bool:
 
 @function
 def validate_title(text: str) -> bool:
-    return bool(re.findall(r"<<(.*?)>>", text))
+    return any(line.find(">>", line.find("<<") + 2) != -1 for line in text.split("\n") if "<<" in line)
 
 
 @function
