@@ -326,7 +326,11 @@ def title(response: str) -> bool:
     """A non-empty `<<title>>`."""
     for line in response.split("\n"):  # per line, from the first `<<` to the last `>>`, as `<<[^\n]+>>`
         opening, closing = line.find("<<"), line.rfind(">>")
-        if opening != -1 and closing > opening + 2 and line[opening:closing].lstrip("<").strip():
+        if (
+            opening != -1
+            and closing >= opening + 3
+            and line[opening : closing + 2].lstrip("<").rstrip(">").strip()
+        ):
             return True
     return False
 
@@ -458,7 +462,8 @@ def _spans(text: str, opening: str, closing: str) -> list[str]:
             if close == -1:
                 break
         if newline < start:
-            newline = text.find("\n", start) % (len(text) + 1)  # none: past the end
+            newline = text.find("\n", start)
+            newline = len(text) if newline == -1 else newline
         if newline < close + len(closing):
             at = start + 1
             continue
