@@ -36,7 +36,18 @@ class SandboxPool:
             return self._backends[name]
 
     def describe(self) -> dict[str, Any]:
-        return {"sandbox_backend": self.default, "sandbox_concurrency": self.concurrency}
+        isolation = {
+            "local": {"memory_limit": "RLIMIT_AS", "syscall_filter": "seccomp-bpf (sandboxes/seccomp.py)"},
+            "docker": {
+                "memory_limit": "RLIMIT_AS per run, a cgroup limit per container",
+                "syscall_filter": "Docker's default seccomp profile",
+            },
+        }
+        return {
+            "sandbox_backend": self.default,
+            "sandbox_concurrency": self.concurrency,
+            **{f"sandbox_{key}": value for key, value in isolation.get(self.default, {}).items()},
+        }
 
     def close(self) -> None:
         with self._lock:

@@ -138,3 +138,12 @@ def test_docker_backend_runs_under_dockers_default_profile() -> None:
     finally:
         docker.close()
     assert mode == "2" and keyctl == "-1 1"
+
+
+def test_the_catalog_says_how_runs_are_confined(live_server: str) -> None:
+    import httpx
+
+    rewards = {r["name"]: r for r in httpx.get(f"{live_server}/v1/rewards", timeout=30).json()["rewards"]}
+    info = rewards["code"]["info"]
+    assert info["sandbox_backend"] == "local" and info["sandbox_memory_limit"] == "RLIMIT_AS"
+    assert info["sandbox_syscall_filter"].startswith("seccomp-bpf")
