@@ -23,7 +23,6 @@ from service.grading.math.extraction import last_boxed
 
 Extract = Literal["answer_tag", "boxed", "none"]
 
-REPAIRED = ("arc_agi", "rearc", "game_of_life_halting", "puzzle24")
 PUZZLE24_WRONG = 0.01
 """What reasoning-gym's puzzle24 scorer gives a wrong expression."""
 
