@@ -69,14 +69,16 @@ test: install-test lint test-peers
 	$(BIN)/python -m pytest -q
 
 # Start the service, train a tiny model with GRPO on CPU (examples/demo.toml), stop the service.
+# `make demo DEMO=examples/length_penalty.toml` runs the Kimi length-penalty example instead.
 DEMO_PORT ?= 8765
+DEMO      ?= examples/demo.toml
 demo: $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[server,train]"
 	$(BIN)/referee serve --port $(DEMO_PORT) --log-level warning & echo $$! > .demo-server.pid; \
 	trap 'kill $$(cat .demo-server.pid); rm -f .demo-server.pid' EXIT; \
 	for i in $$(seq 60); do curl -sf http://127.0.0.1:$(DEMO_PORT)/healthz >/dev/null && break; sleep 1; done; \
-	REFEREE_URL=http://127.0.0.1:$(DEMO_PORT) $(BIN)/referee train --config examples/demo.toml
+	REFEREE_URL=http://127.0.0.1:$(DEMO_PORT) $(BIN)/referee train --config $(DEMO)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from clients.grpo.config import TrainConfig
 from service.api.schemas import (
     GraderMetadata,
     GraderRunRequest,
@@ -142,6 +143,7 @@ BLOCKS = {
     "settings-table": settings_block,
     "instruction-table": instructions_block,
     "reasoning-gym-datasets": datasets_block,
+    "train-config": lambda: fields_table(TrainConfig),
 }
 
 

@@ -185,17 +185,25 @@ def train(
     config: Annotated[Path, typer.Option(help="TOML training config (see clients/grpo/config.py).")],
     steps: Annotated[int | None, typer.Option(help="Override the config's number of steps.")] = None,
     output_dir: Annotated[Path | None, typer.Option(help="Override the config's output_dir.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
 ) -> None:
     """Train a policy with the bundled GRPO trainer, rewards from a running Referee service."""
     from clients.grpo.config import load_config
     from clients.grpo.trainer import GRPOTrainer
 
-    settings = load_config(config, steps=steps, output_dir=output_dir)
+    settings = load_config(config, steps=steps, output_dir=output_dir, seed=seed)
     history = GRPOTrainer(settings).train()
-    if history:
+    trained = [row for row in history if "reward_mean" in row]
+    evaluations = [row for row in history if "eval/accuracy" in row]
+    if trained:
+        summary = f"done: {len(trained)} steps, last reward {trained[-1]['reward_mean']:.3f}"
+        if evaluations:
+            summary += (
+                f", held-out accuracy {evaluations[0]['eval/accuracy']:.3f} (step {evaluations[0]['step']})"
+                f" -> {evaluations[-1]['eval/accuracy']:.3f} (step {evaluations[-1]['step']})"
+            )
         typer.echo(
-            f"done: {len(history)} steps, last reward {history[-1]['reward_mean']:.3f}; "
-            f"metrics in {settings.output_dir / 'metrics.jsonl'}, "
+            f"{summary}; metrics in {settings.output_dir / 'metrics.jsonl'}, "
             f"plot in {settings.output_dir / 'reward_curve.png'}"
         )
 

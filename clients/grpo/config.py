@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from clients.grpo.tasks import TASKS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
@@ -33,15 +35,42 @@ class TrainConfig(BaseModel):
     profile: str | None = None
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-    task: Literal["addition"] | None = Field("addition", description="Built-in synthetic task.")
+    task: str | None = Field(
+        "two_digit_addition",
+        description=f"Built-in synthetic task: {', '.join(f'`{name}`' for name in TASKS)}.",
+    )
     dataset: Path | None = Field(
-        None, description="JSONL of {prompt, answer, [difficulty], ...} instead of `task`."
+        None,
+        description="JSONL of {prompt, answer, [difficulty], [reference], ...} instead of `task`; "
+        "`reference` (a correct completion) is what the supervised warm-up trains on.",
+    )
+    eval_dataset: Path | None = Field(
+        None, description="JSONL like `dataset` to evaluate on; default: hold out `eval_size` problems."
+    )
+    eval_size: int = Field(
+        100, ge=0, description="Problems held out of training for evaluation (without `eval_dataset`)."
+    )
+    eval_every: int = Field(
+        25,
+        ge=0,
+        description="Greedy evaluation on the held-out problems at step 0 and every N steps; 0: off.",
+    )
+    accuracy_reward: str | None = Field(
+        None,
+        description="The reward that counts as correct at ≥ 1 (eval/accuracy, prioritized sampling); "
+        "default: the first of `rewards`, else `math`.",
     )
 
     steps: int = Field(100, ge=1)
     prompts_per_step: int = Field(4, ge=1)
     group_size: int = Field(8, ge=2, description="G: completions per prompt.")
     max_new_tokens: int = Field(32, ge=1)
+    generation_batch: int = Field(
+        16,
+        ge=1,
+        description="Prompts per `generate` call; each call's groups are scored while the next one "
+        "generates. 1: one call per prompt.",
+    )
     temperature: float = Field(1.0, gt=0)
     learning_rate: float = Field(1e-5, gt=0)
     weight_decay: float = 0.0
@@ -69,6 +98,7 @@ class TrainConfig(BaseModel):
         0, ge=0, description="Supervised steps on the task's reference answers first."
     )
     sft_learning_rate: float = 3e-3
+    sft_batch_size: int = Field(16, ge=1)
 
     plot_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(50, ge=1)
@@ -81,7 +111,13 @@ class TrainConfig(BaseModel):
             raise ValueError("give exactly one of `rewards` or `profile`")
         if self.dataset is None and self.task is None:
             raise ValueError("give a `task` or a `dataset`")
+        if self.dataset is None and self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; built-in tasks: {', '.join(TASKS)}")
         return self
+
+    @property
+    def correctness_reward(self) -> str:
+        return self.accuracy_reward or next(iter(self.rewards or {"math": 1.0}))
 
 
 def load_config(path: str | Path, **overrides: Any) -> TrainConfig:

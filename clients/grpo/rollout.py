@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -10,35 +11,72 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
-def generate_group(
+@dataclass
+class Group:
+    """One prompt's completions: the prompt's token ids (no padding), completion ids each up to and
+    including EOS, and their decoded texts."""
+
+    prompt_ids: torch.Tensor
+    completions: list[torch.Tensor]
+    texts: list[str]
+
+
+def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts of different lengths as one batch for `generate`: padding on the left, so every row's
+    next token is at the same position, and an attention mask that hides the padding."""
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for index, row in enumerate(rows):
+        if row:
+            ids[index, width - len(row) :] = torch.tensor(row)
+            attention[index, width - len(row) :] = 1
+    return ids, attention
+
+
+def generate_groups(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    prompt: str,
+    prompts: list[str],
     group_size: int,
     max_new_tokens: int,
-    temperature: float,
-) -> tuple[torch.Tensor, list[torch.Tensor], list[str]]:
-    """G sampled completions of one prompt: (prompt ids, completion ids each up to EOS, texts)."""
+    temperature: float | None,
+) -> list[Group]:
+    """`group_size` completions of each prompt, all prompts in one `generate` call.
+
+    `temperature=None` decodes greedily (evaluation; use `group_size=1`). Many prompts per call is
+    what makes generation fast: one call per prompt leaves a small model's matrix products tiny.
+    """
     device = next(model.parameters()).device
-    prompt_ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"].to(device)
+    encoded = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+    ids, attention = left_pad(encoded, tokenizer.pad_token_id)
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+        if temperature is not None
+        else {"do_sample": False}
+    )
     with torch.no_grad():
         output = model.generate(
-            prompt_ids.repeat(group_size, 1),
-            attention_mask=torch.ones_like(prompt_ids).repeat(group_size, 1),
-            do_sample=True,
-            temperature=temperature,
-            top_k=0,
-            top_p=1.0,
+            ids.repeat_interleave(group_size, 0).to(device),
+            attention_mask=attention.repeat_interleave(group_size, 0).to(device),
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
+            **sampling,
         )
     completions = []
-    for row in output[:, prompt_ids.shape[1] :]:
+    for row in output[:, ids.shape[1] :]:
         ends = (row == tokenizer.eos_token_id).nonzero()
         completions.append(row[: int(ends[0]) + 1] if len(ends) else row)
     texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
-    return prompt_ids[0], completions, texts
+    return [
+        Group(
+            torch.tensor(prompt, dtype=torch.long),
+            completions[index * group_size : (index + 1) * group_size],
+            texts[index * group_size : (index + 1) * group_size],
+        )
+        for index, prompt in enumerate(encoded)
+    ]
 
 
 def pack(
@@ -58,7 +96,26 @@ def pack(
     return ids, attention, completion_mask
 
 
-def token_logprobs(model: PreTrainedModel, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-    """log π(token_t | tokens_<t) for t ≥ 1, aligned with `ids[:, 1:]`."""
-    logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
+def token_logits(
+    model: PreTrainedModel, ids: torch.Tensor, attention: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """Next-token logits for positions 0..n-2, aligned with `ids[:, 1:]`, in float32, divided by the
+    sampling temperature so that log-probs are those of the distribution the tokens were drawn from."""
+    return model(input_ids=ids, attention_mask=attention).logits[:, :-1].float() / temperature
+
+
+def gather_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+
+
+def token_logprobs(
+    model: PreTrainedModel, ids: torch.Tensor, attention: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """log π(token_t | tokens_<t) for t ≥ 1, aligned with `ids[:, 1:]`."""
+    return gather_logprobs(token_logits(model, ids, attention, temperature), ids)
+
+
+def token_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy of each next-token distribution (nats): its fall to 0 is the collapse to watch for."""
+    logp = torch.log_softmax(logits, dim=-1)
+    return -(logp.exp() * logp).sum(-1)

@@ -7,24 +7,35 @@ import json
 import random
 import shutil
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from clients.client import RefereeClient, RewardResponse
+from clients.client import ItemResult, RefereeClient, RewardResponse
 from clients.grpo.config import TrainConfig
 from clients.grpo.losses import clipped_loss, group_advantages
 from clients.grpo.plotting import plot_rewards
-from clients.grpo.rollout import generate_group, pack, token_logprobs
+from clients.grpo.rollout import (
+    Group,
+    gather_logprobs,
+    generate_groups,
+    pack,
+    token_entropy,
+    token_logits,
+    token_logprobs,
+)
 from clients.grpo.sampling import PromptSampler
 from clients.grpo.tasks import Problem, load_problems
 from clients.grpo.tiny import save_tiny_model
 
 CHECKPOINT = "checkpoint"
+WARMED_UP = "warmed-up"  # the policy after the supervised warm-up: GRPO's start and KL reference
 
 
 def pick_device(setting: str) -> torch.device:
@@ -39,11 +50,44 @@ def pick_dtype(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def policy_logprobs(model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-    """Log-probs of the policy with dropout off, for the old policy and the update alike (as TRL), so
+def policy_logits(
+    model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """Logits of the policy with dropout off, for the old policy and the update alike (as TRL), so
     the ratio starts at exactly 1; gradients flow in eval mode all the same."""
     model.eval()
-    return token_logprobs(model, ids, attention)
+    return token_logits(model, ids, attention, temperature)
+
+
+def policy_logprobs(
+    model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    return gather_logprobs(policy_logits(model, ids, attention, temperature), ids)
+
+
+def mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+@dataclass
+class ScoredGroup:
+    """A training prompt's group: which problem, what was generated, and Referee's verdicts."""
+
+    index: int
+    rollout: Group
+    results: list[ItemResult]
+
+    @property
+    def rewards(self) -> list[float]:
+        return [result.reward for result in self.results]
+
+
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 class GRPOTrainer:
@@ -63,19 +107,13 @@ class GRPOTrainer:
         self.model = AutoModelForCausalLM.from_pretrained(source, dtype=pick_dtype(self.device)).to(
             self.device
         )
-        self.reference = None
-        if config.beta > 0:
-            reference_source = config.reference_model or self._model_path(config.model)
-            self.reference = (
-                AutoModelForCausalLM.from_pretrained(reference_source, dtype=pick_dtype(self.device))
-                .to(self.device)
-                .eval()
-                .requires_grad_(False)
-            )
+        self.reference: torch.nn.Module | None = None  # loaded after the warm-up: see `load_reference`
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-        self.problems: list[Problem] = load_problems(config.task, config.dataset)
+        self.problems, self.eval_problems = load_problems(
+            config.task, config.dataset, config.eval_dataset, config.eval_size
+        )
         self.sampler = PromptSampler(
             len(self.problems),
             config.sampling,
@@ -101,6 +139,24 @@ class GRPOTrainer:
             save_tiny_model(path, hidden_size=self.config.tiny_hidden_size, seed=self.config.seed)
         return str(path)
 
+    def load_reference(self) -> None:
+        """The frozen model of the KL term: `reference_model`, else where GRPO starts, i.e. the policy
+        after the supervised warm-up (saved, so a resumed run keeps the same reference)."""
+        from transformers import AutoModelForCausalLM
+
+        if self.config.beta == 0 or self.reference is not None:
+            return
+        warmed = self.output / WARMED_UP
+        source = self.config.reference_model or (
+            str(warmed) if (warmed / "config.json").exists() else self._model_path(self.config.model)
+        )
+        self.reference = (
+            AutoModelForCausalLM.from_pretrained(source, dtype=pick_dtype(self.device))
+            .to(self.device)
+            .eval()
+            .requires_grad_(False)
+        )
+
     @staticmethod
     def _seed(seed: int) -> None:
         random.seed(seed)
@@ -114,10 +170,13 @@ class GRPOTrainer:
         examples = [p for p in self.problems if p.reference]
         if not examples or self.config.sft_warmup_steps == 0 or self.step > 0:
             return
+        steps = self.config.sft_warmup_steps
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.sft_learning_rate)
+        # linear decay to 0: at a constant high rate the last steps' noise decides where GRPO starts
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
         self.model.train()
-        for _ in tqdm(range(self.config.sft_warmup_steps), desc="warm-up", leave=False):
-            batch = random.sample(examples, min(16, len(examples)))
+        for _ in tqdm(range(steps), desc="warm-up", leave=False):
+            batch = random.sample(examples, min(self.config.sft_batch_size, len(examples)))
             prompts = [self.tokenizer(p.prompt, add_special_tokens=False)["input_ids"] for p in batch]
             targets = [
                 self.tokenizer(p.reference, add_special_tokens=False)["input_ids"]
@@ -135,21 +194,26 @@ class GRPOTrainer:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            schedule.step()
+        self.model.save_pretrained(self.output / WARMED_UP)
+        self.tokenizer.save_pretrained(self.output / WARMED_UP)
 
-    # One GRPO step ------------------------------------------------------------------------------
+    # Rollouts and evaluation --------------------------------------------------------------------
 
-    def _score(self, problem: Problem, texts: list[str], lengths: list[int], group: str) -> RewardResponse:
+    def _score(self, problems: list[Problem], groups: list[Group], names: list[str]) -> RewardResponse:
+        """One request for a generate call's groups; `group` tells Referee which items belong together."""
         items = [
             {
-                "id": f"{group}-{i}",
-                "group": group,
+                "id": f"{name}-{i}",
+                "group": name,
                 "prompt": problem.prompt,
                 "completion": text,
                 "answer": problem.answer,
-                "completion_tokens": length,
+                "completion_tokens": len(completion),
                 **problem.extra,
             }
-            for i, (text, length) in enumerate(zip(texts, lengths, strict=True))
+            for problem, group, name in zip(problems, groups, names, strict=True)
+            for i, (text, completion) in enumerate(zip(group.texts, group.completions, strict=True))
         ]
         return self.client.score(
             items, rewards=self.config.rewards, profile=self.config.profile, params=self.config.params
@@ -157,61 +221,99 @@ class GRPOTrainer:
 
     def rollouts(
         self, indices: list[int], scorer: ThreadPoolExecutor
-    ) -> tuple[list[dict[str, Any]], float, float]:
-        """Generate each group and send it to Referee at once; scoring overlaps the next generation."""
+    ) -> tuple[list[ScoredGroup], float, float]:
+        """Generate `generation_batch` prompts' groups per call and send them to Referee at once, so
+        scoring overlaps the next call's generation. Returns the groups, generation and scoring-wait time."""
         self.model.eval()
-        groups, generation_time = [], 0.0
+        size = self.config.group_size
+        generated: list[tuple[list[int], list[Group]]] = []
         futures: list[Future[RewardResponse]] = []
-        for index in indices:
-            problem = self.problems[index]
+        generation_time = 0.0
+        for chunk in chunks(indices, self.config.generation_batch):
+            problems = [self.problems[index] for index in chunk]
             started = time.perf_counter()
-            prompt_ids, completions, texts = generate_group(
+            groups = generate_groups(
                 self.model,
                 self.tokenizer,
-                problem.prompt,
-                self.config.group_size,
+                [p.prompt for p in problems],
+                size,
                 self.config.max_new_tokens,
                 self.config.temperature,
             )
             generation_time += time.perf_counter() - started
-            futures.append(
-                scorer.submit(
-                    self._score, problem, texts, [len(c) for c in completions], f"{self.step}-{index}"
-                )
-            )
-            groups.append(
-                {"index": index, "prompt_ids": prompt_ids, "completions": completions, "texts": texts}
-            )
+            offset = sum(len(done) for done, _ in generated)  # a prompt may be drawn twice in a step
+            names = [f"{self.step}-{offset + position}" for position in range(len(chunk))]
+            futures.append(scorer.submit(self._score, problems, groups, names))
+            generated.append((chunk, groups))
         waited = time.perf_counter()
-        for group, future in zip(groups, futures, strict=True):
-            group["response"] = future.result()
-        return groups, generation_time, time.perf_counter() - waited
+        scored = []
+        for (chunk, groups), future in zip(generated, futures, strict=True):
+            results = future.result().results
+            for position, (index, group) in enumerate(zip(chunk, groups, strict=True)):
+                scored.append(ScoredGroup(index, group, results[position * size : (position + 1) * size]))
+        return scored, generation_time, time.perf_counter() - waited
+
+    def is_correct(self, result: ItemResult) -> bool:
+        return (result.scores.get(self.config.correctness_reward) or 0.0) >= 1.0
+
+    def evaluate(self) -> dict[str, Any]:
+        """Greedy completions of the held-out problems, scored by Referee with the run's rewards."""
+        self.model.eval()
+        results: list[ItemResult] = []
+        lengths: list[int] = []
+        batch = self.config.generation_batch * self.config.group_size
+        for chunk in chunks(self.eval_problems, batch):
+            groups = generate_groups(
+                self.model, self.tokenizer, [p.prompt for p in chunk], 1, self.config.max_new_tokens, None
+            )
+            names = [f"eval-{self.step}-{len(results) + i}" for i in range(len(chunk))]
+            results += self._score(chunk, groups, names).results
+            lengths += [len(group.completions[0]) for group in groups]
+        correct = [self.is_correct(result) for result in results]
+        return {
+            "eval/accuracy": float(np.mean(correct)),
+            "eval/reward": float(np.mean([result.reward for result in results])),
+            "eval/completion_length": float(np.mean(lengths)),
+            "eval/completion_length_correct": mean([n for n, ok in zip(lengths, correct, strict=True) if ok]),
+        }
+
+    # One GRPO step ------------------------------------------------------------------------------
 
     def train_step(self, scorer: ThreadPoolExecutor) -> dict[str, Any]:
         config = self.config
+        started = time.perf_counter()
         indices = self.sampler.sample(config.prompts_per_step, self.step)
         groups, generation_time, scoring_wait = self.rollouts(indices, scorer)
 
-        rewards = torch.tensor([g["response"].rewards for g in groups], dtype=torch.float32)
+        rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32)
         advantages = group_advantages(rewards, scale=config.scale_rewards).flatten()
-        prompt_ids = [g["prompt_ids"] for g in groups for _ in g["completions"]]
-        completions = [c for g in groups for c in g["completions"]]
+        prompt_ids = [g.rollout.prompt_ids for g in groups for _ in g.rollout.completions]
+        completions = [c for g in groups for c in g.rollout.completions]
         ids, attention, mask = pack(prompt_ids, completions, self.tokenizer.pad_token_id)
         ids, attention, mask = ids.to(self.device), attention.to(self.device), mask[:, 1:].to(self.device)
         advantages = advantages.to(self.device)
-        with torch.no_grad():
-            old_logp = policy_logprobs(self.model, ids, attention)
-            ref_logp = token_logprobs(self.reference, ids, attention) if self.reference is not None else None
+        micro_batches = torch.arange(len(completions)).chunk(config.grad_accumulation)
+        old_parts, ref_parts, entropy_sum = [], [], 0.0
+        with torch.no_grad():  # per micro-batch: a large vocabulary's logits are big
+            for rows in micro_batches:
+                logits = policy_logits(self.model, ids[rows], attention[rows], config.temperature)
+                old_parts.append(gather_logprobs(logits, ids[rows]))
+                entropy_sum += float((token_entropy(logits) * mask[rows]).sum())
+                if self.reference is not None:
+                    ref_parts.append(
+                        token_logprobs(self.reference, ids[rows], attention[rows], config.temperature)
+                    )
+        old_logp = torch.cat(old_parts)
+        ref_logp = torch.cat(ref_parts) if ref_parts else None
 
         stats: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "kl": []}
-        micro_batches = torch.arange(len(completions)).chunk(config.grad_accumulation)
         total = (
             float(mask.sum().clamp(min=1)) if config.loss_aggregation == "token" else float(len(completions))
         )
         for _ in range(config.inner_updates):
             self.optimizer.zero_grad()
             for rows in micro_batches:
-                logp = policy_logprobs(self.model, ids[rows], attention[rows])
+                logp = policy_logprobs(self.model, ids[rows], attention[rows], config.temperature)
                 loss, step_stats = clipped_loss(
                     logp,
                     old_logp[rows],
@@ -231,57 +333,77 @@ class GRPOTrainer:
             self.optimizer.step()
 
         for group in groups:
-            correct = group["response"].component(next(iter(config.rewards or {"math": 1})))
-            self.sampler.update(
-                group["index"], float(np.mean([1.0 if (v or 0) >= 1 else 0.0 for v in correct]))
-            )
-        return self._metrics(groups, rewards, completions, stats, generation_time, scoring_wait)
+            self.sampler.update(group.index, float(np.mean([self.is_correct(r) for r in group.results])))
+        row = self._metrics(groups, rewards, stats)
+        row["entropy"] = entropy_sum / float(mask.sum().clamp(min=1))
+        row["time/generation_s"] = round(generation_time, 3)
+        row["time/scoring_wait_s"] = round(scoring_wait, 3)
+        row["time/step_s"] = round(time.perf_counter() - started, 3)
+        return row
 
     def _metrics(
-        self,
-        groups: list[dict[str, Any]],
-        rewards: torch.Tensor,
-        completions: list[torch.Tensor],
-        stats: dict[str, list[float]],
-        generation_time: float,
-        scoring_wait: float,
+        self, groups: list[ScoredGroup], rewards: torch.Tensor, stats: dict[str, list[float]]
     ) -> dict[str, Any]:
+        results = [r for g in groups for r in g.results]
+        lengths = [len(c) for g in groups for c in g.rollout.completions]
+        correct = [self.is_correct(r) for r in results]
         row: dict[str, Any] = {
             "step": self.step,
             "reward_mean": float(rewards.mean()),
             "reward_std": float(rewards.std()),
+            "accuracy": float(np.mean(correct)),
         }
-        names = {name for g in groups for r in g["response"].results for name in r.scores}
-        for name in sorted(names):
-            values = [r.scores.get(name) for g in groups for r in g["response"].results]
-            scored = [v for v in values if v is not None]
-            row[f"reward/{name}"] = float(np.mean(scored)) if scored else None
+        for name in sorted({name for r in results for name in r.scores}):
+            scored = [v for r in results if (v := r.scores.get(name)) is not None]
+            row[f"reward/{name}"] = mean(scored)
             row[f"reward_std/{name}"] = float(np.std(scored)) if scored else None
-            row[f"null/{name}"] = len(values) - len(scored)
+            row[f"null/{name}"] = len(results) - len(scored)
         row.update({key: float(np.mean(values)) for key, values in stats.items()})
-        row["completion_length"] = float(np.mean([len(c) for c in completions]))
-        row["time/generation_s"] = round(generation_time, 3)
-        row["time/scoring_wait_s"] = round(scoring_wait, 3)
-        row["sample"] = groups[0]["texts"][0]
+        row["completion_length"] = float(np.mean(lengths))
+        row["completion_length_correct"] = mean([n for n, ok in zip(lengths, correct, strict=True) if ok])
+        row["sample"] = groups[0].rollout.texts[0]
         return row
 
     # The loop -----------------------------------------------------------------------------------
 
+    def _log(self, row: dict[str, Any]) -> None:
+        with self.metrics_file.open("a") as out:
+            out.write(json.dumps(row) + "\n")
+
+    def _should_evaluate(self) -> bool:
+        return (
+            bool(self.eval_problems)
+            and self.config.eval_every > 0
+            and self.step % self.config.eval_every == 0
+        )
+
     def train(self) -> list[dict[str, Any]]:
         self.warm_up()
+        self.load_reference()
         history = []
         with (
             ThreadPoolExecutor(max_workers=4) as scorer,
             tqdm(total=self.config.steps, initial=self.step, desc="GRPO", unit="step") as progress,
         ):
             while self.step < self.config.steps:
-                row = self.train_step(scorer)
-                with self.metrics_file.open("a") as out:
-                    out.write(json.dumps(row) + "\n")
+                evaluation = self.evaluate() if self._should_evaluate() else {}
+                row = {**self.train_step(scorer), **evaluation}
+                self._log(row)
                 history.append(row)
                 self.step += 1
                 progress.update(1)
-                progress.set_postfix(reward=f"{row['reward_mean']:.3f}", kl=f"{row['kl']:.4f}")
+                progress.set_postfix(
+                    reward=f"{row['reward_mean']:.3f}",
+                    entropy=f"{row['entropy']:.2f}",
+                    **({"eval_acc": f"{evaluation['eval/accuracy']:.2f}"} if evaluation else {}),
+                )
+                if self.step == self.config.steps and self.eval_problems and self.config.eval_every > 0:
+                    final = {
+                        "step": self.step,
+                        **self.evaluate(),
+                    }  # the trained policy, after the last update
+                    self._log(final)
+                    history.append(final)
                 if self.step % self.config.plot_every == 0 or self.step == self.config.steps:
                     plot_rewards(self.metrics_file, self.output / "reward_curve.png")
                 if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps:
