@@ -34,11 +34,22 @@ RETRY_ERRORS = (
 )
 
 
+class TurnBreakdown(BaseModel):
+    """Per-turn credit of a trajectory (see the server's schema): turn rewards sum to the reward."""
+
+    message_index: list[int]
+    scores: dict[str, list[float | None]]
+    rewards: list[float]
+    returns: list[float]
+    anchors: list[str]
+
+
 class ItemResult(BaseModel):
     id: str
     reward: float
     scores: dict[str, float | None]
     errors: dict[str, str] = Field(default_factory=dict)
+    turns: TurnBreakdown | None = None
 
 
 class RewardResponse(BaseModel):
@@ -102,11 +113,14 @@ def _body(
     rewards: Mapping[str, float] | None,
     profile: str | None,
     params: Mapping[str, Any] | None,
+    turns: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     if (rewards is None) == (profile is None):
         raise ValueError("give exactly one of `rewards` or `profile`")
     body: dict[str, Any] = {"items": list(items), "params": dict(params or {})}
     body["rewards" if rewards is not None else "profile"] = dict(rewards) if rewards is not None else profile
+    if turns is not None:
+        body["turns"] = dict(turns)
     return body
 
 
@@ -280,10 +294,12 @@ class RefereeClient(_ClientBase):
         rewards: Mapping[str, float] | None = None,
         profile: str | None = None,
         params: Mapping[str, Any] | None = None,
+        turns: Mapping[str, Any] | None = None,
     ) -> RewardResponse:
-        """Score items (dicts with `completion`, `answer`, `prompt`, ...); large batches are split."""
+        """Score items (dicts with `completion`, `answer`, `prompt`, ...); large batches are split.
+        `turns={"gamma": 1.0}` asks for per-turn credit of trajectories."""
         parts = [
-            self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params))
+            self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params, turns))
             for chunk in _chunks(items, self.max_batch_items)
         ]
         return _merge(parts) if parts else RewardResponse(results=[], elapsed_ms=0.0)
@@ -338,10 +354,11 @@ class AsyncRefereeClient(_ClientBase):
         rewards: Mapping[str, float] | None = None,
         profile: str | None = None,
         params: Mapping[str, Any] | None = None,
+        turns: Mapping[str, Any] | None = None,
     ) -> RewardResponse:
         parts = await asyncio.gather(
             *(
-                self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params))
+                self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params, turns))
                 for chunk in _chunks(items, self.max_batch_items)
             )
         )

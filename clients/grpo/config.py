@@ -24,7 +24,7 @@ class TrainConfig(BaseModel):
     )
     tiny_hidden_size: int = Field(64, ge=8, description='Width of the model built for `model = "tiny"`.')
     reference_model: str | None = Field(
-        None, description="For the KL term; default: a frozen copy of the start."
+        None, description="For the KL term; default: where GRPO starts (the policy after the warm-up)."
     )
     output_dir: Path = Path("runs/grpo")
     resume: bool = Field(True, description="Continue from output_dir/checkpoint if it exists.")

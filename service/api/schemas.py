@@ -22,6 +22,14 @@ class Message(BaseModel):
 
     role: str
     content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[Any] | None = Field(
+        None,
+        description='`[{id, type: "function", function: {name, arguments}}]`, `arguments` a JSON string '
+        "(OpenAI, vLLM, verl) or an object (TRL); flat `{name, arguments}` entries too.",
+    )
+    tool_call_id: str | None = None
+    name: str | None = None
+    reasoning_content: str | None = None
 
     @property
     def text(self) -> str:
@@ -36,20 +44,21 @@ class Message(BaseModel):
 Text = str | list[Message]
 
 
-def message_text(value: Text | None, *, assistant_only: bool = False) -> str:
-    """Flatten a string or a chat transcript to plain text.
-
-    For completions only the assistant turns count: a conversational completion from TRL is
-    `[{"role": "assistant", "content": "..."}]`, sometimes preceded by tool turns.
-    """
+def message_text(value: Text | None) -> str:
+    """A string, or a chat transcript's messages joined (for prompts)."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    turns = [m for m in value if m.role == "assistant"] if assistant_only else value
-    if not turns:
-        turns = value[-1:]
-    return "\n".join(m.text for m in turns)
+    return "\n".join(m.text for m in value)
+
+
+def assistant_texts(value: Text) -> list[str]:
+    """What the policy wrote: a string completion, or the assistant turns of a chat completion. Tool
+    results and user turns are the environment's words and never count."""
+    if isinstance(value, str):
+        return [value]
+    return [m.text for m in value if m.role == "assistant"]
 
 
 def _number_as_text(value: Any) -> Any:
@@ -77,6 +86,31 @@ class Item(BaseModel):
     answer: str | list[str] | None = Field(
         None, description="Gold answer (math) or reference (cot_rm); a list is several accepted answers."
     )
+    tools: list[dict[str, Any]] | None = Field(
+        None,
+        description='Tools the policy may call: OpenAI function definitions `{type: "function", '
+        "function: {name, description, parameters}}` or the flat `{type, name, parameters}` form.",
+    )
+    expected_calls: list[Any] | None = Field(
+        None, description="`[{name, arguments}]` for `tool_calls_match`."
+    )
+    final_state: Any = Field(None, description="The environment's state at the end, for `state_check`.")
+    expected_state: list[Any] | None = Field(
+        None, description="`[{path, op, value}]` predicates on `final_state` (`state_check`)."
+    )
+    success: bool | None = Field(None, description="The environment's verdict (`env_outcome`).")
+    env_reward: float | None = Field(None, description="The environment's reward (`env_outcome`).")
+    step_rewards: list[float] | None = Field(
+        None, description="The environment's reward per assistant turn (`env_outcome`)."
+    )
+    anchors: list[str] | None = Field(
+        None,
+        description="One anchor per assistant turn (GiGPO step groups); default: a hash of the "
+        "observation before the turn.",
+    )
+    admissible: list[Any] | None = Field(
+        None, description="Admissible actions (`action_format`): one list, or one list per assistant turn."
+    )
 
     @field_validator("answer", "id", "group", mode="before")
     @classmethod
@@ -88,8 +122,9 @@ class Item(BaseModel):
 
     @property
     def text(self) -> str:
-        """The completion as plain text (assistant turns only)."""
-        return message_text(self.completion, assistant_only=True)
+        """The policy's final text: the completion, or the last assistant turn of a trajectory."""
+        turns = assistant_texts(self.completion)
+        return turns[-1] if turns else ""
 
     @property
     def golds(self) -> list[str]:
@@ -146,12 +181,40 @@ class RewardRequest(BaseModel):
         default_factory=dict, description="Per-reward options, keyed by reward name."
     )
     items: list[Item]
+    turns: TurnCredit | None = Field(
+        None, description='Per-turn credit for trajectories, e.g. `{"gamma": 1.0}`: results carry `turns`.'
+    )
 
     @model_validator(mode="after")
     def _rewards_or_profile(self) -> RewardRequest:
         if (self.rewards is None) == (self.profile is None):
             raise ValueError("give exactly one of `rewards` (name -> weight) or `profile`")
         return self
+
+
+class TurnCredit(BaseModel):
+    """Ask for per-turn credit: each result then carries `turns`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gamma: float = Field(1.0, ge=0, le=1, description="Discount of the per-turn returns.")
+
+
+class TurnBreakdown(BaseModel):
+    """A trajectory's reward per assistant turn: outcome rewards on the last turn, per-turn rewards on
+    their turns; `rewards` sums to the item's `reward`. Referee computes no advantages."""
+
+    message_index: list[int] = Field(..., description="Each assistant turn's index in `completion`.")
+    scores: dict[str, list[float | None]] = Field(
+        ..., description="Per-turn scores of the rewards that have them (e.g. `action_format`)."
+    )
+    rewards: list[float] = Field(..., description="Each turn's share of the weighted reward.")
+    returns: list[float] = Field(..., description="Discounted returns G_t = r_t + gamma G_{t+1}.")
+    anchors: list[str] = Field(
+        ...,
+        description="The item's `anchors`, else a stable hash of the observation before each turn "
+        "(whitespace-normalised), for GiGPO step groups.",
+    )
 
 
 class ItemResult(BaseModel):
@@ -167,6 +230,7 @@ class ItemResult(BaseModel):
         description="Why a score is null; also what "
         "went wrong in an item that still got a score (e.g. `code`: test 3 timed out).",
     )
+    turns: TurnBreakdown | None = Field(None, description="Per-turn credit, when the request asks for it.")
 
 
 class RewardResponse(BaseModel):

@@ -15,6 +15,7 @@ import anyio
 from pydantic import BaseModel, ValidationError
 
 from service.api import metrics
+from service.api.credit import turn_credit
 from service.api.errors import APIError, error_entry
 from service.api.schemas import Item, ItemResult, RewardRequest, RewardResponse
 from service.grading.errors import ErrorKind
@@ -232,16 +233,24 @@ async def score_request(
         for name, score in scores.items():
             values[name] = score.value
             values.update({f"{name}/{part}": (score.parts or {}).get(part) for part in parts[name]})
+        reward = sum(weights.get(n, 0.0) * (s.value or 0.0) for n, s in scores.items())
+        errors = {
+            n: str(s.error or ErrorKind.internal_error.value)
+            for n, s in scores.items()
+            if s.value is None or s.error
+        }
+        turns = None
+        if request.turns is not None:
+            turns, remark = turn_credit(item, scores, weights, reward, request.turns.gamma)
+            if remark:
+                errors["turns"] = remark
         results.append(
             ItemResult(
                 id=item.id if item.id is not None else str(index),
-                reward=sum(weights.get(n, 0.0) * (s.value or 0.0) for n, s in scores.items()),
+                reward=reward,
                 scores=values,
-                errors={
-                    n: str(s.error or ErrorKind.internal_error.value)
-                    for n, s in scores.items()
-                    if s.value is None or s.error
-                },
+                errors=errors,
+                turns=turns,
             )
         )
     return RewardResponse(

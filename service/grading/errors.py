@@ -35,6 +35,8 @@ class ErrorKind(str, Enum):
     """Some tests did not pass (the score says how many did)."""
     not_followed = "not_followed"
     """Some instructions were not followed (the detail lists them, the score says how many were)."""
+    invalid_tool_call = "invalid_tool_call"
+    """Some tool calls were invalid (the detail lists them; the score is the share that were valid)."""
     dependency_failed = "dependency_failed"
     """A reward this one reads has no score for the item."""
     tokenizer_unavailable = "tokenizer_unavailable"

@@ -25,6 +25,11 @@ class Score:
     error: ScoreError | None = None
     parts: Mapping[str, float | None] | None = None
     """Sub-scores, shown as `<reward>/<part>` next to the reward's own score (not weighted)."""
+    turns: Sequence[float] | None = None
+    """For trajectories: the value split over the assistant turns (it sums to the value), for per-turn
+    credit; None puts the whole value on the last turn."""
+    per_turn: Sequence[float | None] | None = None
+    """For trajectories: the reward's own score of each assistant turn, when it has one."""
 
     @classmethod
     def fail(

@@ -36,6 +36,14 @@ def _with_prefill(text: str, params: FormatParams) -> str:
     return stripped
 
 
+def after_reasoning(text: str, think_tag: str | None) -> str:
+    """What follows the last closing reasoning tag (the whole text when there is none)."""
+    if think_tag:
+        _, closed, after = text.rpartition(f"</{think_tag}>")
+        return after if closed else text
+    return text
+
+
 def split_reasoning(text: str, params: FormatParams) -> tuple[str, str] | None:
     """(reasoning, answer) when the completion is exactly reasoning-then-answer, else None."""
     think = re.escape(params.think_tag)

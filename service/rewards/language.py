@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.schemas import Item
+from service.api.schemas import Item, assistant_texts
 from service.grading.language import detect_language, target_share
 from service.rewards.base import RewardContext, Score
 from service.rewards.format import FormatParams, split_reasoning
@@ -29,6 +29,11 @@ class LanguageParams(BaseModel):
     )
 
 
+def reasoning_of(text: str, think: FormatParams) -> str:
+    parts = split_reasoning(text, think)
+    return parts[0] if parts else text
+
+
 def language_reward(items: Sequence[Item], params: LanguageParams, ctx: RewardContext) -> list[Score]:
     """Proportion of the reasoning's words in the target language (item `target_language`, else the prompt's).
 
@@ -39,8 +44,8 @@ def language_reward(items: Sequence[Item], params: LanguageParams, ctx: RewardCo
     think = FormatParams(think_tag=params.think_tag)
     scores = []
     for item in items:
-        parts = split_reasoning(item.text, think)
-        reasoning = parts[0] if parts else item.text
+        # every assistant turn of a trajectory: consistency is about all of them
+        reasoning = "\n".join(reasoning_of(text, think) for text in assistant_texts(item.completion))
         target = item.get("target_language") or detect_language(
             item.prompt_text, params.default_language, params.min_confidence
         )

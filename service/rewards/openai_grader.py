@@ -12,6 +12,7 @@ from service.grading.errors import ErrorKind
 from service.grading.graders.config import AnyGrader, Grader
 from service.grading.graders.engine import Backends, Namespace, grade_batch, sample_namespace
 from service.rewards.base import RewardContext, Score
+from service.rewards.format import after_reasoning
 from service.runtime.resources import Resources
 
 _GRADER = TypeAdapter(Grader)
@@ -42,16 +43,7 @@ def backends_of(resources: Resources) -> Backends:
 
 def output_text(item: Item, think_tag: str | None) -> str:
     """The final assistant text: the last assistant turn, after its reasoning block."""
-    completion = item.completion
-    if isinstance(completion, list):
-        turns = [m for m in completion if m.role == "assistant"] or completion[-1:]
-        text = turns[-1].text if turns else ""
-    else:
-        text = completion
-    if think_tag:
-        _, closed, after = text.rpartition(f"</{think_tag}>")
-        text = after if closed else text
-    return text.strip()
+    return after_reasoning(item.text, think_tag).strip()
 
 
 def tool_calls(item: Item) -> list[dict[str, Any]]:
@@ -61,7 +53,7 @@ def tool_calls(item: Item) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     for message in item.completion:
         if message.role == "assistant":
-            calls += [c for c in (message.model_extra or {}).get("tool_calls") or [] if isinstance(c, dict)]
+            calls += [c for c in message.tool_calls or [] if isinstance(c, dict)]
     return calls
 
 

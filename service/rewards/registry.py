@@ -16,6 +16,21 @@ from service.rewards.math import MathParams, math_reward
 from service.rewards.openai_grader import OpenAIGraderParams, openai_grader_reward
 from service.rewards.procedural import ReasoningGymParams, reasoning_gym_reward
 from service.rewards.repetition import RepetitionParams, repetition_reward
+from service.rewards.trajectory import (
+    ActionFormatParams,
+    EfficiencyParams,
+    FinalAnswerParams,
+    StateCheckParams,
+    ToolCallsMatchParams,
+    ToolCallValidityParams,
+    action_format_reward,
+    efficiency_reward,
+    env_outcome_reward,
+    final_answer_reward,
+    state_check_reward,
+    tool_call_validity_reward,
+    tool_calls_match_reward,
+)
 from service.runtime.resources import MATH_WARMUP
 
 REWARDS: dict[str, Reward] = {
@@ -47,6 +62,22 @@ REWARDS: dict[str, Reward] = {
         resources=("math_pool",),
         warmup=("service.grading.procedural_warmup",),
     ),
+    # agent trajectories (completion = chat messages with tool calls)
+    "tool_call_validity": Reward(tool_call_validity_reward, ToolCallValidityParams, requires=("tools",)),
+    "action_format": Reward(action_format_reward, ActionFormatParams),
+    "final_answer": Reward(
+        final_answer_reward,
+        FinalAnswerParams,
+        requires=("answer",),
+        resources=("math_pool",),
+        warmup=(MATH_WARMUP,),
+    ),
+    "tool_calls_match": Reward(tool_calls_match_reward, ToolCallsMatchParams, requires=("expected_calls",)),
+    "state_check": Reward(state_check_reward, StateCheckParams, requires=("expected_state",)),
+    "env_outcome": Reward(env_outcome_reward),
+    "efficiency": Reward(
+        efficiency_reward, EfficiencyParams, depends_on=lambda p: (p.gate,) if p.gate else ()
+    ),
 }
 
 PROFILES: dict[str, Profile] = {
@@ -65,6 +96,13 @@ PROFILES: dict[str, Profile] = {
     # Tülu 3 / OLMo RLVR instruction following: open-instruct's verification reward is 10.
     "tulu3-if": Profile({"ifeval": 10.0}),
     # theLMbook "GRPO from scratch": 2.0 for a correct answer, 0.2 per reasoning/answer tag (4 tags).
+    # Tool use: the right final answer first, valid calls and few turns as small bonuses.
+    "tool-use": Profile({"final_answer": 1.0, "tool_call_validity": 0.2, "efficiency": 0.1}),
+    # OpenManus-RL / verl-agent: the environment's verdict, minus 0.1 per turn that breaks the
+    # <think>…</think><action>…</action> layout (their invalid_action_penalty_coef = 0.1).
+    "openmanus": Profile(
+        {"env_outcome": 1.0, "action_format": 0.1}, {"action_format": {"aggregate": "penalty"}}
+    ),
     "gsm8k-lmbook": Profile(
         {"math": 2.0, "tags": 0.8}, {"tags": {"think_tag": "reasoning", "answer_tag": "answer"}}
     ),
