@@ -124,6 +124,19 @@ def _body(
     return body
 
 
+def _tool_body(
+    tool_calls: Sequence[Mapping[str, Any]] | None,
+    message: Mapping[str, Any] | None,
+    limits: Mapping[str, Any],
+) -> dict[str, Any]:
+    if (tool_calls is None) == (message is None):
+        raise ValueError("give exactly one of `tool_calls` or `message`")
+    body: dict[str, Any] = (
+        {"tool_calls": list(tool_calls)} if tool_calls is not None else {"message": dict(message or {})}
+    )
+    return {**body, **limits}
+
+
 def parse_weights(spec: str) -> dict[str, float]:
     """`math=1,format=0.1` (or `math:1`) -> {"math": 1.0, "format": 0.1}; a bare name weighs 1."""
     weights = {}
@@ -313,6 +326,20 @@ class RefereeClient(_ClientBase):
     ) -> list[dict[str, Any]]:
         return self.request("POST", "/v1/execute", {"runs": list(runs), "backend": backend})["results"]
 
+    def call_tools(
+        self,
+        tool_calls: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        message: Mapping[str, Any] | None = None,
+        **limits: Any,
+    ) -> list[dict[str, Any]]:
+        """Run an assistant turn's tool calls (`python`, `calculator`): the `tool` messages to append."""
+        return self.request("POST", "/v1/tools/call", _tool_body(tool_calls, message, limits))["messages"]
+
+    def tools(self) -> list[dict[str, Any]]:
+        """The tools the server runs, as OpenAI function definitions (for prompts and items)."""
+        return self.request("GET", "/v1/tools")
+
     def health(self) -> dict[str, Any]:
         return self.request("GET", "/healthz")
 
@@ -366,6 +393,19 @@ class AsyncRefereeClient(_ClientBase):
 
     async def rewards(self) -> dict[str, Any]:
         return await self.request("GET", "/v1/rewards")
+
+    async def call_tools(
+        self,
+        tool_calls: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        message: Mapping[str, Any] | None = None,
+        **limits: Any,
+    ) -> list[dict[str, Any]]:
+        response = await self.request("POST", "/v1/tools/call", _tool_body(tool_calls, message, limits))
+        return response["messages"]
+
+    async def tools(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/v1/tools")
 
     async def health(self) -> dict[str, Any]:
         return await self.request("GET", "/healthz")

@@ -13,7 +13,7 @@ from service import __version__
 from service.api.body_limit import BodySizeLimit
 from service.api.dependencies import require_api_key
 from service.api.errors import install_error_handlers
-from service.api.routers import execute, graders, health, openrlhf, rewards
+from service.api.routers import execute, graders, health, openrlhf, rewards, tools
 from service.rewards.base import Registry
 from service.rewards.registry import DEFAULT_REGISTRY
 from service.runtime.resources import Resources, build_resources
@@ -87,4 +87,5 @@ def create_app(
     app.include_router(execute.router, dependencies=protected)
     app.include_router(openrlhf.router, dependencies=protected)
     app.include_router(graders.router, dependencies=protected)
+    app.include_router(tools.router, dependencies=protected)
     return app

@@ -6,7 +6,7 @@ from these models, so this module is the one place the API is defined.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -323,6 +323,55 @@ class ExecuteRequest(BaseModel):
 class ExecuteResponse(BaseModel):
     results: list[RunResult]
     backend: str
+    elapsed_ms: float
+
+
+class ToolCallRequest(BaseModel):
+    """Run tool calls for a rollout loop: give the calls (`tool_calls`, OpenAI's shape, arguments a JSON
+    string or an object) or the assistant `message` that makes them (structured or `<tool_call>` text)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "calculator", "arguments": '{"expression": "123456 * 789"}'},
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    tool_calls: list[Any] | None = None
+    message: Message | None = None
+    format: Literal["openai", "hermes", "auto"] = Field(
+        "auto", description="Where a `message`'s calls are read (as in the trajectory rewards)."
+    )
+    time_limit_s: float = Field(10.0, gt=0, le=60, description="Per `python` call.")
+    memory_limit_mb: int = Field(512, ge=64, le=4096, description="Per `python` call.")
+    backend: str | None = Field(None, description="Sandbox backend for `python`; default: the server's.")
+
+    @model_validator(mode="after")
+    def _calls_or_message(self) -> ToolCallRequest:
+        if (self.tool_calls is None) == (self.message is None):
+            raise ValueError("give exactly one of `tool_calls` or `message`")
+        return self
+
+
+class ToolMessage(BaseModel):
+    role: Literal["tool"] = "tool"
+    tool_call_id: str | None = Field(None, description="The call's `id` when it had one.")
+    name: str | None = Field(None, description="The tool called (null when the call named none).")
+    content: str = Field(..., description="The result, or `error: ...` for a call that could not run.")
+
+
+class ToolCallResponse(BaseModel):
+    messages: list[ToolMessage] = Field(..., description="One `tool` message per call, in order.")
     elapsed_ms: float
 
 
