@@ -35,6 +35,7 @@ def score_file(
     params: dict[str, Any] | None = None,
     batch_size: int = 256,
     console: Console | None = None,
+    turns: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score `path` in batches with a progress bar, write one result per line to `output` (input order),
     print a summary table and return the summary."""
@@ -44,9 +45,9 @@ def score_file(
     with output.open("w") as out, tqdm(total=len(items), unit="item", desc="scoring") as progress:
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
-            response = client.score(batch, rewards=rewards, profile=profile, params=params)
+            response = client.score(batch, rewards=rewards, profile=profile, params=params, turns=turns)
             for result in response.results:
-                out.write(result.model_dump_json() + "\n")
+                out.write(result.model_dump_json(exclude={"turns"} if result.turns is None else None) + "\n")
                 totals["reward"].append(result.reward)
                 for name, value in result.scores.items():
                     if value is None:

@@ -153,8 +153,12 @@ def score(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Items per request.")] = 256,
     api_key: Annotated[str | None, typer.Option(help="[default: $REFEREE_API_KEY]")] = None,
+    turns: Annotated[
+        float | None, typer.Option(help="Per-turn credit of trajectories with this discount (gamma).")
+    ] = None,
 ) -> None:
-    """Score a JSONL file of items against a running service, with a progress bar and a summary."""
+    """Score a JSONL file of items (completions may be agent trajectories) against a running service,
+    with a progress bar and a summary."""
     import json
 
     from clients.client import RefereeClient, RefereeError, parse_weights
@@ -173,6 +177,7 @@ def score(
                 profile=profile,
                 params=json.loads(params) if params else None,
                 batch_size=batch_size,
+                turns={"gamma": turns} if turns is not None else None,
             )
     except (RefereeError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)

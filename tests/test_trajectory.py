@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,6 +36,7 @@ from tests.data.agent_trajectories import (
     item,
     step_rows,
 )
+from tests.server_utils import referee_command
 
 REWARDS = {
     "final_answer": 1.0,
@@ -419,3 +422,39 @@ def test_junk_trajectories_never_break_scoring(live_server: str, batch: list[dic
             assert "env_outcome" in result["errors"]
         if result["turns"]["rewards"]:
             assert sum(result["turns"]["rewards"]) == pytest.approx(result["reward"], abs=1e-9)
+
+
+def test_trl_tool_calling_completions_and_the_score_cli(live_server: str, tmp_path: Path) -> None:
+    """TRL hands its reward functions conversational completions with tool calls (object arguments)
+    and `tool` messages as they are; `referee score` takes trajectory JSONL with `--turns`."""
+    from clients.trl import referee_reward_funcs
+
+    case = next(case for case in cases() if case.name == "calculator/malformed-json")
+    trl_item = item(case, "trl")
+    funcs, weights = referee_reward_funcs(
+        {"tool_call_validity": 1.0, "final_answer": 1.0},
+        base_url=live_server,
+        params={"final_answer": {"from": "tag:answer"}},
+    )
+    kwargs = {"answer": [case.answer], "tools": [case.tools]}
+    values = {
+        f.__name__: f(prompts=[trl_item["prompt"]], completions=[trl_item["completion"]], **kwargs)[0]
+        for f in funcs
+    }
+    assert values == {"tool_call_validity": pytest.approx(0.5), "final_answer": 1.0}
+
+    source = tmp_path / "trajectories.jsonl"
+    source.write_text("".join(json.dumps(item(c, "openai")) + "\n" for c in cases()[:5]))
+    result = subprocess.run(
+        referee_command(
+            "score", str(source), "--url", live_server, "--profile", "tool-use", "--turns", "0.9"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in (tmp_path / "trajectories.scored.jsonl").read_text().splitlines()]
+    assert len(lines) == 5 and all(
+        sum(line["turns"]["rewards"]) == pytest.approx(line["reward"]) for line in lines
+    )
