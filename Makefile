@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-test install-peers system-deps grader-packages serve test test-peers lint demo sandbox-image api-image clean
+.PHONY: install install-test install-peers system-deps grader-packages serve test test-peers lint demo demo-agent sandbox-image api-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ demo: $(BIN)/python
 	trap 'kill $$(cat .demo-server.pid); rm -f .demo-server.pid' EXIT; \
 	for i in $$(seq 60); do curl -sf http://127.0.0.1:$(DEMO_PORT)/healthz >/dev/null && break; sleep 1; done; \
 	REFEREE_URL=http://127.0.0.1:$(DEMO_PORT) $(BIN)/referee train --config $(DEMO)
+
+# The multi-turn agent demo: a tiny model learns to use the calculator tool (examples/agent.toml).
+demo-agent:
+	$(MAKE) demo DEMO=examples/agent.toml
 
 lint: install-test
 	$(BIN)/ruff check .

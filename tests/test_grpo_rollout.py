@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import torch
 
-from clients.grpo.rollout import generate_groups, left_pad, pack, token_entropy, token_logprobs
+from clients.grpo.agent import tool_result_ids
+from clients.grpo.losses import clipped_loss
+from clients.grpo.rollout import (
+    gather_logprobs,
+    generate_groups,
+    left_pad,
+    pack,
+    token_entropy,
+    token_logits,
+    token_logprobs,
+)
 from clients.grpo.tasks import column_sum, load_problems, two_digit_addition
 from clients.grpo.tiny import build_model, build_tokenizer
 
@@ -107,3 +117,27 @@ def test_careless_references_forget_the_carry_but_the_answers_stay_right() -> No
         for p, two in zip(problems, two_digit_addition(), strict=True)
         if p.difficulty < 1
     )
+
+
+def test_tool_result_tokens_get_no_gradient() -> None:
+    """A trajectory's tool output is context, not the policy's action: the loss must not push on it."""
+    model, tokenizer = tiny()
+    prompt = torch.tensor(tokenizer("7*8=?", add_special_tokens=False)["input_ids"])
+    turn = tokenizer("<think>t</think>", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    result = tool_result_ids(tokenizer, [{"role": "tool", "content": "56"}])
+    answer = tokenizer("<answer>56</answer>", add_special_tokens=False)["input_ids"] + [
+        tokenizer.eos_token_id
+    ]
+    completion = torch.tensor(turn + result + answer)
+    policy = torch.tensor([1] * len(turn) + [0] * len(result) + [1] * len(answer))
+    ids, attention, mask = pack([prompt], [completion], tokenizer.pad_token_id, [policy])
+    logits = token_logits(model, ids, attention).detach().requires_grad_(True)
+    logp = gather_logprobs(logits, ids)
+    loss, _ = clipped_loss(logp, logp.detach(), torch.tensor([1.0]), mask[:, 1:], 0.2)
+    loss.backward()
+    assert logits.grad is not None
+    per_position = logits.grad.abs().sum(-1)[0]  # position t predicts token t + 1
+    start = len(prompt) + len(turn) - 1
+    tool_positions = range(start, start + len(result))
+    assert all(float(per_position[t]) == 0.0 for t in tool_positions)
+    assert float(per_position[start - 1]) > 0 and float(per_position[start + len(result)]) > 0

@@ -65,6 +65,13 @@ class TrainConfig(BaseModel):
     prompts_per_step: int = Field(4, ge=1)
     group_size: int = Field(8, ge=2, description="G: completions per prompt.")
     max_new_tokens: int = Field(32, ge=1)
+    max_turns: int = Field(
+        1,
+        ge=1,
+        description="Assistant turns per trajectory. Above 1, the multi-turn mode: a turn's tool calls run "
+        "through Referee's `/v1/tools/call`, their results are appended (and kept out of the loss), and "
+        "the policy goes on until it answers, stops calling or reaches `max_turns`.",
+    )
     generation_batch: int = Field(
         16,
         ge=1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -14,11 +14,14 @@ if TYPE_CHECKING:
 @dataclass
 class Group:
     """One prompt's completions: the prompt's token ids (no padding), completion ids each up to and
-    including EOS, and their decoded texts."""
+    including EOS, and their decoded texts. Multi-turn trajectories also carry a mask per completion
+    (1 on tokens the policy wrote, 0 on tool results) and their chat messages."""
 
     prompt_ids: torch.Tensor
     completions: list[torch.Tensor]
     texts: list[str]
+    masks: list[torch.Tensor] | None = None
+    messages: list[list[dict[str, Any]]] | None = None
 
 
 def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,6 +37,41 @@ def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
     return ids, attention
 
 
+def generate_from_ids(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    contexts: list[list[int]],
+    max_new_tokens: int,
+    temperature: float | None,
+) -> list[torch.Tensor]:
+    """A continuation of every context in one `generate` call, each cut after its first EOS.
+
+    `temperature=None` decodes greedily (evaluation). Many rows per call is what makes generation
+    fast: one call per prompt leaves a small model's matrix products tiny.
+    """
+    device = next(model.parameters()).device
+    ids, attention = left_pad(contexts, tokenizer.pad_token_id)
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+        if temperature is not None
+        else {"do_sample": False}
+    )
+    with torch.no_grad():
+        output = model.generate(
+            ids.to(device),
+            attention_mask=attention.to(device),
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **sampling,
+        )
+    continuations = []
+    for row in output[:, ids.shape[1] :]:
+        ends = (row == tokenizer.eos_token_id).nonzero()
+        continuations.append(row[: int(ends[0]) + 1] if len(ends) else row)
+    return continuations
+
+
 def generate_groups(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -42,32 +80,11 @@ def generate_groups(
     max_new_tokens: int,
     temperature: float | None,
 ) -> list[Group]:
-    """`group_size` completions of each prompt, all prompts in one `generate` call.
-
-    `temperature=None` decodes greedily (evaluation; use `group_size=1`). Many prompts per call is
-    what makes generation fast: one call per prompt leaves a small model's matrix products tiny.
-    """
-    device = next(model.parameters()).device
-    encoded = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
-    ids, attention = left_pad(encoded, tokenizer.pad_token_id)
-    sampling = (
-        {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
-        if temperature is not None
-        else {"do_sample": False}
-    )
-    with torch.no_grad():
-        output = model.generate(
-            ids.repeat_interleave(group_size, 0).to(device),
-            attention_mask=attention.repeat_interleave(group_size, 0).to(device),
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            **sampling,
-        )
-    completions = []
-    for row in output[:, ids.shape[1] :]:
-        ends = (row == tokenizer.eos_token_id).nonzero()
-        completions.append(row[: int(ends[0]) + 1] if len(ends) else row)
+    """`group_size` completions of each prompt, all prompts in one `generate` call (`temperature=None`:
+    greedy, with `group_size=1`)."""
+    encoded = [list(tokenizer(prompt, add_special_tokens=False)["input_ids"]) for prompt in prompts]
+    contexts = [prompt for prompt in encoded for _ in range(group_size)]
+    completions = generate_from_ids(model, tokenizer, contexts, max_new_tokens, temperature)
     texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
     return [
         Group(
@@ -80,9 +97,13 @@ def generate_groups(
 
 
 def pack(
-    prompt_ids: list[torch.Tensor], completions: list[torch.Tensor], pad_id: int
+    prompt_ids: list[torch.Tensor],
+    completions: list[torch.Tensor],
+    pad_id: int,
+    masks: list[torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded [prompt + completion] rows, their attention mask, and the completion-token mask."""
+    """Right-padded [prompt + completion] rows, their attention mask, and the mask of the tokens the
+    loss sees: the completion's, or where `masks` says (tool results of a trajectory are not)."""
     lengths = [len(p) + len(c) for p, c in zip(prompt_ids, completions, strict=True)]
     width = max(lengths)
     ids = torch.full((len(lengths), width), pad_id, dtype=torch.long)
@@ -92,7 +113,7 @@ def pack(
         sequence = torch.cat([prompt.cpu(), completion.cpu()])
         ids[row, : len(sequence)] = sequence
         attention[row, : len(sequence)] = 1
-        completion_mask[row, len(prompt) : len(sequence)] = 1
+        completion_mask[row, len(prompt) : len(sequence)] = 1 if masks is None else masks[row].cpu()
     return ids, attention, completion_mask
 
 

@@ -21,6 +21,7 @@ class Problem:
     difficulty: float = 0.0
     reference: str | None = None  # a correct completion, for the optional supervised warm-up
     extra: dict[str, Any] = field(default_factory=dict)
+    reference_messages: list[dict[str, Any]] | None = None  # a reference trajectory (multi-turn tasks)
 
 
 def addition() -> list[Problem]:
@@ -77,11 +78,44 @@ def two_digit_addition(verbose: bool = False, forget_carry: float = 0.0) -> list
     return problems
 
 
+def calculator_call(expression: str) -> str:
+    arguments = json.dumps(
+        {"name": "calculator", "arguments": {"expression": expression}}, separators=(",", ":")
+    )
+    return f"<tool_call>{arguments}</tool_call>"
+
+
+def multiplication_with_tools(guess: float = 0.0) -> list[Problem]:
+    """100..999 × 10..99: too hard for a tiny model in its head, easy with the `calculator` tool. The
+    reference trajectory calls the tool, reads the result and answers with it; with `guess`, that share
+    of the references skips the tool and guesses (wrongly), a demonstrator the reward must correct."""
+    rng = random.Random(SPLIT_SEED)
+    problems = []
+    for a in range(100, 1000):
+        for b in range(10, 100):
+            product = a * b
+            if rng.random() < guess:
+                wrong = product + rng.choice([-1, 1]) * rng.randint(1, 99) * 10
+                turns = [{"role": "assistant", "content": f"<think>about</think><answer>{wrong}</answer>"}]
+            else:
+                turns = [
+                    {"role": "assistant", "content": f"<think>use it</think>{calculator_call(f'{a}*{b}')}"},
+                    {"role": "tool", "name": "calculator", "content": str(product)},
+                    {"role": "assistant", "content": f"<think>so</think><answer>{product}</answer>"},
+                ]
+            problems.append(
+                Problem(prompt=f"{a}*{b}=?", answer=str(product), reference_messages=turns, extra={})
+            )
+    return problems
+
+
 TASKS: dict[str, Callable[[], list[Problem]]] = {
     "addition": addition,
     "two_digit_addition": two_digit_addition,
     "two_digit_addition_verbose": partial(two_digit_addition, verbose=True),
     "two_digit_addition_careless": partial(two_digit_addition, forget_carry=0.7),
+    "multiplication_tool": multiplication_with_tools,
+    "multiplication_tool_careless": partial(multiplication_with_tools, guess=0.5),
 }
 
 

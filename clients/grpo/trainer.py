@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from clients.client import ItemResult, RefereeClient, RewardResponse
+from clients.grpo.agent import agent_groups, tool_result_ids
 from clients.grpo.config import TrainConfig
 from clients.grpo.losses import clipped_loss, group_advantages
 from clients.grpo.plotting import plot_rewards
@@ -63,6 +64,11 @@ def policy_logprobs(
     model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     return gather_logprobs(policy_logits(model, ids, attention, temperature), ids)
+
+
+def ran_a_tool(messages: list[dict[str, Any]]) -> bool:
+    """Whether a trajectory made a call Referee could run (a tool result that is not an error)."""
+    return any(m["role"] == "tool" and not str(m.get("content", "")).startswith("error:") for m in messages)
 
 
 def mean(values: list[float]) -> float | None:
@@ -122,6 +128,8 @@ class GRPOTrainer:
             config.seed,
         )
         self.client = client or RefereeClient(config.referee_url, api_key=config.api_key)
+        # multi-turn: the tools Referee runs, offered to the policy and checked by tool_call_validity
+        self.tools = self.client.tools() if config.max_turns > 1 else None
         self.metrics_file = self.output / "metrics.jsonl"
         self.step = 0
         if resuming:
@@ -167,7 +175,7 @@ class GRPOTrainer:
 
     def warm_up(self) -> None:
         """A few supervised steps on reference completions, so the policy starts with the format."""
-        examples = [p for p in self.problems if p.reference]
+        examples = [p for p in self.problems if p.reference or p.reference_messages]
         if not examples or self.config.sft_warmup_steps == 0 or self.step > 0:
             return
         steps = self.config.sft_warmup_steps
@@ -178,15 +186,12 @@ class GRPOTrainer:
         for _ in tqdm(range(steps), desc="warm-up", leave=False):
             batch = random.sample(examples, min(self.config.sft_batch_size, len(examples)))
             prompts = [self.tokenizer(p.prompt, add_special_tokens=False)["input_ids"] for p in batch]
-            targets = [
-                self.tokenizer(p.reference, add_special_tokens=False)["input_ids"]
-                + [self.tokenizer.eos_token_id]
-                for p in batch
-            ]
+            targets = [self.reference_tokens(p) for p in batch]
             ids, attention, mask = pack(
                 [torch.tensor(p) for p in prompts],
-                [torch.tensor(t) for t in targets],
+                [torch.tensor(ids) for ids, _ in targets],
                 self.tokenizer.pad_token_id,
+                [torch.tensor(mask) for _, mask in targets],
             )
             ids, attention, mask = ids.to(self.device), attention.to(self.device), mask.to(self.device)
             logp = token_logprobs(self.model, ids, attention)
@@ -198,7 +203,44 @@ class GRPOTrainer:
         self.model.save_pretrained(self.output / WARMED_UP)
         self.tokenizer.save_pretrained(self.output / WARMED_UP)
 
+    def reference_tokens(self, problem: Problem) -> tuple[list[int], list[int]]:
+        """A reference completion's token ids and loss mask: every assistant turn ends with EOS and is
+        learned; a reference trajectory's tool results are context, not targets."""
+        tokens = self.tokenizer
+        turns = problem.reference_messages or [{"role": "assistant", "content": problem.reference}]
+        ids: list[int] = []
+        mask: list[int] = []
+        for message in turns:
+            if message["role"] == "assistant":
+                piece = [
+                    *tokens(message["content"], add_special_tokens=False)["input_ids"],
+                    tokens.eos_token_id,
+                ]
+            else:
+                piece = tool_result_ids(tokens, [message])
+            ids += piece
+            mask += [int(message["role"] == "assistant")] * len(piece)
+        return ids, mask
+
     # Rollouts and evaluation --------------------------------------------------------------------
+
+    def generate(self, problems: list[Problem], group_size: int, temperature: float | None) -> list[Group]:
+        """Completions, or with `max_turns` > 1 trajectories whose tool calls Referee runs."""
+        prompts = [p.prompt for p in problems]
+        if self.config.max_turns == 1:
+            return generate_groups(
+                self.model, self.tokenizer, prompts, group_size, self.config.max_new_tokens, temperature
+            )
+        return agent_groups(
+            self.model,
+            self.tokenizer,
+            prompts,
+            group_size,
+            self.config.max_new_tokens,
+            temperature,
+            self.config.max_turns,
+            lambda message: self.client.call_tools(message=message),
+        )
 
     def _score(self, problems: list[Problem], groups: list[Group], names: list[str]) -> RewardResponse:
         """One request for a generate call's groups; `group` tells Referee which items belong together."""
@@ -207,9 +249,10 @@ class GRPOTrainer:
                 "id": f"{name}-{i}",
                 "group": name,
                 "prompt": problem.prompt,
-                "completion": text,
+                "completion": group.messages[i] if group.messages else text,
                 "answer": problem.answer,
                 "completion_tokens": len(completion),
+                **({"tools": self.tools} if self.tools else {}),
                 **problem.extra,
             }
             for problem, group, name in zip(problems, groups, names, strict=True)
@@ -232,14 +275,7 @@ class GRPOTrainer:
         for chunk in chunks(indices, self.config.generation_batch):
             problems = [self.problems[index] for index in chunk]
             started = time.perf_counter()
-            groups = generate_groups(
-                self.model,
-                self.tokenizer,
-                [p.prompt for p in problems],
-                size,
-                self.config.max_new_tokens,
-                self.config.temperature,
-            )
+            groups = self.generate(problems, size, self.config.temperature)
             generation_time += time.perf_counter() - started
             offset = sum(len(done) for done, _ in generated)  # a prompt may be drawn twice in a step
             names = [f"{self.step}-{offset + position}" for position in range(len(chunk))]
@@ -261,21 +297,24 @@ class GRPOTrainer:
         self.model.eval()
         results: list[ItemResult] = []
         lengths: list[int] = []
+        called: list[bool] = []
         batch = self.config.generation_batch * self.config.group_size
         for chunk in chunks(self.eval_problems, batch):
-            groups = generate_groups(
-                self.model, self.tokenizer, [p.prompt for p in chunk], 1, self.config.max_new_tokens, None
-            )
+            groups = self.generate(chunk, 1, None)
             names = [f"eval-{self.step}-{len(results) + i}" for i in range(len(chunk))]
             results += self._score(chunk, groups, names).results
             lengths += [len(group.completions[0]) for group in groups]
+            called += [ran_a_tool(group.messages[0]) for group in groups if group.messages]
         correct = [self.is_correct(result) for result in results]
-        return {
+        row = {
             "eval/accuracy": float(np.mean(correct)),
             "eval/reward": float(np.mean([result.reward for result in results])),
             "eval/completion_length": float(np.mean(lengths)),
             "eval/completion_length_correct": mean([n for n, ok in zip(lengths, correct, strict=True) if ok]),
         }
+        if called:
+            row["eval/valid_call_rate"] = float(np.mean(called))
+        return row
 
     # One GRPO step ------------------------------------------------------------------------------
 
@@ -289,7 +328,8 @@ class GRPOTrainer:
         advantages = group_advantages(rewards, scale=config.scale_rewards).flatten()
         prompt_ids = [g.rollout.prompt_ids for g in groups for _ in g.rollout.completions]
         completions = [c for g in groups for c in g.rollout.completions]
-        ids, attention, mask = pack(prompt_ids, completions, self.tokenizer.pad_token_id)
+        masks = [m for g in groups for m in g.rollout.masks or []] or None
+        ids, attention, mask = pack(prompt_ids, completions, self.tokenizer.pad_token_id, masks)
         ids, attention, mask = ids.to(self.device), attention.to(self.device), mask[:, 1:].to(self.device)
         advantages = advantages.to(self.device)
         micro_batches = torch.arange(len(completions)).chunk(config.grad_accumulation)
@@ -361,7 +401,15 @@ class GRPOTrainer:
         row.update({key: float(np.mean(values)) for key, values in stats.items()})
         row["completion_length"] = float(np.mean(lengths))
         row["completion_length_correct"] = mean([n for n, ok in zip(lengths, correct, strict=True) if ok])
-        row["sample"] = groups[0].rollout.texts[0]
+        trajectories = [m for g in groups for m in g.rollout.messages or []]
+        if trajectories:
+            row["valid_call_rate"] = float(np.mean([ran_a_tool(m) for m in trajectories]))
+            row["assistant_turns"] = float(
+                np.mean([sum(t["role"] == "assistant" for t in m) for m in trajectories])
+            )
+        row["sample"] = (
+            groups[0].rollout.messages[0] if groups[0].rollout.messages else groups[0].rollout.texts[0]
+        )
         return row
 
     # The loop -----------------------------------------------------------------------------------
