@@ -60,8 +60,9 @@ def items_from_step_rows(
             "prompt": str(steps[0][observation_key]),
             "completion": completion,
             "step_rewards": [float(step.get("reward") or 0.0) for step in steps],
-            "success": bool(steps[-1].get("won", False)),
         }
+        if any("won" in step for step in steps):  # without it, env_outcome falls back on step_rewards
+            item["success"] = bool(steps[-1].get("won", False))
         if all("anchor_obs" in step for step in steps):
             item["anchors"] = [anchor_text(step["anchor_obs"]) for step in steps]
         if extra is not None:

@@ -5,8 +5,8 @@ break anything."""
 from __future__ import annotations
 
 import json
-import math
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,7 @@ def test_golden_scores_are_the_same_in_all_four_encodings(client: RefereeClient)
         by_case.setdefault(case.name, {})[encoding] = result.scores
         for name, expected in case.expected.items():
             assert result.scores[name] == pytest.approx(expected), (case.name, encoding, name, result.errors)
-        assert result.turns is not None and math.isclose(
-            sum(result.turns.rewards), result.reward, abs_tol=1e-9
-        )
+        assert result.turns is not None and sum(result.turns.rewards) == result.reward  # exactly
     for name, scores in by_case.items():
         assert len({json.dumps(s, sort_keys=True) for s in scores.values()}) == 1, (name, scores)
     assert len(by_case) == len(all_cases) >= 30
@@ -331,7 +329,7 @@ def test_domain_helpers() -> None:
     broken_schema = {"bad": {"type": "object", "properties": {"x": {"type": "no-such-type"}}}}
     from service.grading.trajectory import ToolCall
 
-    assert "invalid" in call_problems(ToolCall("bad", {"x": 1}, 0), broken_schema)[0]
+    assert "schema is unusable" in call_problems(ToolCall("bad", {"x": 1}, 0), broken_schema)[0]
     state = {"cart": {"items": [{"id": "m2"}], "total": 9}, "tags": ["a"]}
     assert holds(state, "cart.items.0.id", "eq", "m2") and holds(
         state, "cart.items.-1.id", "in", ["m2", "m1"]
@@ -421,7 +419,7 @@ def test_junk_trajectories_never_break_scoring(live_server: str, batch: list[dic
         if result["scores"]["env_outcome"] is None:
             assert "env_outcome" in result["errors"]
         if result["turns"]["rewards"]:
-            assert sum(result["turns"]["rewards"]) == pytest.approx(result["reward"], abs=1e-9)
+            assert sum(result["turns"]["rewards"]) == result["reward"]
 
 
 def test_trl_tool_calling_completions_and_the_score_cli(live_server: str, tmp_path: Path) -> None:
@@ -458,3 +456,86 @@ def test_trl_tool_calling_completions_and_the_score_cli(live_server: str, tmp_pa
     assert len(lines) == 5 and all(
         sum(line["turns"]["rewards"]) == pytest.approx(line["reward"]) for line in lines
     )
+
+
+def test_hostile_schemas_paths_and_degenerate_text(client: RefereeClient) -> None:
+    """Found in review: a `$ref` must not fetch files or URLs, odd paths must not raise, and layout
+    checks stay linear on degenerate completions."""
+    fetching = [{"type": "function", "function": {"name": "f", "parameters": {"$ref": "file:///dev/zero"}}}]
+    call = {"role": "assistant", "content": "", "tool_calls": [{"name": "f", "arguments": {}}]}
+    degenerate = "<think>x" + "</think><action>y</action>z" * 4000
+    items = [
+        {"completion": [call], "tools": fetching, "answer": "1"},
+        {"completion": [{"role": "assistant", "content": degenerate}], "tools": fetching, "answer": "1"},
+        {
+            "completion": [{"role": "assistant", "content": "<answer>" * 30_000}],
+            "tools": fetching,
+            "answer": "1",
+        },
+    ]
+    started = time.perf_counter()
+    response = client.score(
+        items,
+        rewards={"tool_call_validity": 1.0, "action_format": 1.0, "final_answer": 1.0},
+        params={
+            "final_answer": {"from": "tag:answer", "match": "exact"},
+            "action_format": {"layout": ["think", "action", "x"]},
+        },
+    )
+    assert time.perf_counter() - started < 20
+    first = response.results[0]
+    assert first.scores["tool_call_validity"] == 0.0
+    assert "schema is unusable: Unresolvable: file:///dev/zero" in first.errors["tool_call_validity"]
+    assert (
+        response.results[1].scores["action_format"] == 0.0
+        and response.results[2].scores["final_answer"] == 0.0
+    )
+    odd_paths = client.score(
+        [
+            {
+                "completion": "x",
+                "final_state": {"a": [1]},
+                "expected_state": [
+                    {"path": "a.--1", "op": "eq", "value": 1},
+                    {"path": "a.-1", "op": "eq", "value": 1},
+                ],
+            }
+        ],
+        rewards={"state_check": 1.0},
+    )
+    assert odd_paths.results[0].scores["state_check"] == 0.5
+
+
+def test_rows_without_won_fall_back_on_step_rewards(client: RefereeClient) -> None:
+    rows = [
+        dict(row, reward=0.5)
+        for row in alfworld_rows("c", ["<think>a</think><action>b</action>"] * 2, won=False)
+    ]
+    for row in rows:
+        del row["won"]
+    (fields,) = items_from_step_rows(rows)
+    assert "success" not in fields
+    assert client.score([fields], rewards={"env_outcome": 1.0}).results[0].reward == 1.0
+
+
+def test_tool_call_ids_come_back_for_a_message(client: RefereeClient) -> None:
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "a",
+                "type": "function",
+                "function": {"name": "calculator", "arguments": '{"expression": "1+1"}'},
+            },
+            {
+                "id": "b",
+                "type": "function",
+                "function": {"name": "calculator", "arguments": '{"expression": "2+2"}'},
+            },
+        ],
+    }
+    assert [(m["tool_call_id"], m["content"]) for m in client.call_tools(message=message)] == [
+        ("a", "2"),
+        ("b", "4"),
+    ]

@@ -2,7 +2,8 @@
 
 Outcome rewards land on the last turn (the one that ended the trajectory); rewards that know which
 turn earned what (`Score.turns`: action_format, tool_call_validity, step rewards) keep their split.
-The turn rewards add up to the item's reward; the returns and anchors are what a GiGPO-style trainer
+The item's reward becomes the sum of its turn rewards (it differs from the weighted sum of the scores
+in the last bits at most), so they add up exactly; the returns and anchors are what a GiGPO-style trainer
 needs to form step groups. Advantages stay with the trainer.
 """
 
@@ -39,19 +40,17 @@ def turn_credit(
             shares = [0.0] * (count - 1) + [score.value]
         for turn, share in enumerate(shares):
             rewards[turn] += weight * share
-    if count:
-        rewards[-1] += reward - sum(rewards)  # float rounding: the turns must add up to the reward
     returns = [0.0] * count
     following = 0.0
     for turn in reversed(range(count)):
         following = rewards[turn] + gamma * following
         returns[turn] = following
-    remark = None
+    remark = None if count or not reward else "no assistant turn: the reward is not credited to any turn"
     given = item.anchors
     if given is not None and len(given) == count:
         anchors = list(given)
     else:
-        if given is not None:
+        if given is not None and count:
             remark = f"{len(given)} anchors for {count} assistant turns: hashed observations used instead"
         anchors = [anchor(observation_before(messages, item.prompt, index)) for index in indices]
     breakdown = TurnBreakdown(

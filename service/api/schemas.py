@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from sandboxes.base import RunRequest, RunResult
 from service.grading.graders.config import Grader
@@ -98,7 +98,7 @@ class Item(BaseModel):
     expected_state: list[Any] | None = Field(
         None, description="`[{path, op, value}]` predicates on `final_state` (`state_check`)."
     )
-    success: bool | None = Field(None, description="The environment's verdict (`env_outcome`).")
+    success: StrictBool | None = Field(None, description="The environment's verdict (`env_outcome`).")
     env_reward: float | None = Field(None, description="The environment's reward (`env_outcome`).")
     step_rewards: list[float] | None = Field(
         None, description="The environment's reward per assistant turn (`env_outcome`)."

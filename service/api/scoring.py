@@ -242,6 +242,8 @@ async def score_request(
         turns = None
         if request.turns is not None:
             turns, remark = turn_credit(item, scores, weights, reward, request.turns.gamma)
+            if turns.rewards:
+                reward = sum(turns.rewards)  # exactly what a trainer summing the turns gets
             if remark:
                 errors["turns"] = remark
         results.append(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import ast
 import math
 import operator
-import re
 from fractions import Fraction
 from typing import Any
 
 from simpleeval import SimpleEval
 
 MAX_EXPRESSION_CHARS = 1000
-MAX_RESULT_BITS = 20_000  # about 6 000 decimal digits
+MAX_RESULT_BITS = 13_000  # about 3 900 decimal digits: below Python's 4 300-digit str() limit
+MAX_ROUND_DIGITS = 100
+# Only arithmetic syntax: no attributes (`'a'.ljust(10**9)`), subscripts, f-strings or comparisons.
+SYNTAX = (ast.Expr, ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.Call)
 
 
 class CalculatorError(ValueError):
@@ -67,7 +69,8 @@ def _modulo(left: Number, right: Number) -> Number:
 def _power(base: Any, exponent: Any) -> Number:
     base, exponent = _checked(base), _checked(exponent)
     if isinstance(exponent, int) and not isinstance(base, float):
-        size = Fraction(base).numerator.bit_length() + Fraction(base).denominator.bit_length()
+        exact = Fraction(base)
+        size = exact.numerator.bit_length() + (exact.denominator.bit_length() if exact.denominator > 1 else 0)
         if base not in (0, 1, -1) and abs(exponent) * size > MAX_RESULT_BITS:
             raise CalculatorError("the result is too large")
         return _checked(Fraction(base) ** exponent)
@@ -94,8 +97,14 @@ OPERATORS: dict[type, Any] = {
 FUNCTIONS: dict[str, Any] = {
     "abs": lambda value: _checked(abs(_checked(value))),
     "sqrt": lambda value: _checked(math.sqrt(_checked(value))),
-    "round": lambda value, digits=0: _checked(round(_checked(value), int(digits))),
+    "round": lambda value, digits=0: _checked(round(_checked(value), _round_digits(digits))),
 }
+
+
+def _round_digits(digits: Any) -> int:
+    if isinstance(digits, bool) or not isinstance(digits, int) or abs(digits) > MAX_ROUND_DIGITS:
+        raise CalculatorError(f"round() takes a whole number of digits up to {MAX_ROUND_DIGITS}")
+    return digits
 
 
 def format_number(value: Number) -> str:
@@ -106,21 +115,24 @@ def format_number(value: Number) -> str:
     if isinstance(value, float):
         return f"{value:.12g}"
     exact = f"{value.numerator}/{value.denominator}"
-    decimal = f"{float(value):.12g}"
+    try:
+        decimal = f"{float(value):.12g}"
+    except OverflowError:  # beyond a float: the exact fraction is all there is
+        return exact
     return f"{decimal} (= {exact})" if len(exact) <= 40 else decimal
 
 
 def calculate(expression: str) -> str:
-    """The value of `expression` (`+ - * / // % **` or `^`, parentheses, `abs sqrt round`, `pi e`)."""
+    """The value of `expression` (`+ - * / // % **` or `^`, parentheses, `abs sqrt round`, `pi e`).
+    Raises CalculatorError, with a message for the policy, for anything else."""
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise CalculatorError(f"the expression is longer than {MAX_EXPRESSION_CHARS} characters")
     text = expression.replace("^", "**").replace("×", "*").replace("÷", "/")
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,234 is one number
     evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names={"pi": math.pi, "e": math.e})
+    evaluator.nodes = {node: handler for node, handler in evaluator.nodes.items() if node in SYNTAX}
     try:
-        value = evaluator.eval(text)
+        return format_number(_checked(evaluator.eval(text)))
     except CalculatorError:
         raise
     except Exception as exc:  # simpleeval's own errors, syntax errors, overflow: a message, never a crash
         raise CalculatorError(f"cannot evaluate: {type(exc).__name__}: {str(exc)[:100]}") from None
-    return format_number(_checked(value))

@@ -135,13 +135,12 @@ def hermes_blocks(text: str) -> list[str]:
 
 
 def calls_in(message: Message, turn: int, call_format: CallFormat = "auto") -> list[ToolCall]:
-    """The calls one assistant message makes: its `tool_calls`, and `<tool_call>` blocks in its text."""
-    calls = []
-    if call_format in ("openai", "auto"):
-        calls += [structured_call(entry, turn) for entry in message.tool_calls or []]
-    if call_format in ("hermes", "auto"):
-        calls += [hermes_call(block, turn) for block in hermes_blocks(message.text)]
-    return calls
+    """The calls one assistant message makes: its `tool_calls` (`openai`), the `<tool_call>` blocks in its
+    text (`hermes`), or with `auto` the former when it has any, else the latter."""
+    structured = [structured_call(entry, turn) for entry in message.tool_calls or []]
+    if call_format == "openai" or (call_format == "auto" and structured):
+        return structured  # with parsed calls, a `<tool_call>` left in the text is the same call again
+    return [hermes_call(block, turn) for block in hermes_blocks(message.text)]
 
 
 def assistant_turns(completion: str | Sequence[Message], call_format: CallFormat = "auto") -> list[Turn]:
@@ -177,20 +176,18 @@ def tool_schemas(tools: Any) -> dict[str, dict[str, Any]]:
 
 def schema_errors(arguments: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     """Why `arguments` does not validate against `schema` (Draft 2020-12, as given), each with its
-    JSON path; an invalid schema is reported as such, never raised."""
+    JSON path. An invalid schema is reported as such, never raised; `$ref`s resolve inside the schema
+    only (jsonschema would otherwise fetch any URL or file a `$ref` names)."""
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
+    from referencing import Registry
 
     try:
         Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        return [f"the tool's parameters schema is invalid: {exc.message}"]
-    validator = Draft202012Validator(schema)
-    problems = []
-    for error in sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path)):
-        path = error.json_path if error.absolute_path else ""
-        problems.append(f"{path + ': ' if path else ''}{error.message}")
-    return problems
+        validator = Draft202012Validator(schema, registry=Registry())
+        errors = sorted(validator.iter_errors(arguments), key=lambda e: [str(p) for p in e.absolute_path])
+    except Exception as exc:  # a bad schema (unresolvable $ref, ...) is the item's fault, not the call's
+        return [f"the tool's parameters schema is unusable: {str(getattr(exc, 'message', exc))[:200]}"]
+    return [f"{error.json_path + ': ' if error.absolute_path else ''}{error.message}" for error in errors]
 
 
 def call_problems(call: ToolCall, schemas: Mapping[str, dict[str, Any]]) -> list[str]:
@@ -214,7 +211,11 @@ def lookup(state: Any, path: str) -> Any:
     for key in path.split(".") if path else []:
         if isinstance(value, Mapping) and key in value:
             value = value[key]
-        elif isinstance(value, list) and key.lstrip("-").isdigit() and -len(value) <= int(key) < len(value):
+        elif (
+            isinstance(value, list)
+            and re.fullmatch(r"-?[0-9]+", key)
+            and -len(value) <= int(key) < len(value)
+        ):
             value = value[int(key)]
         else:
             return MISSING

@@ -141,17 +141,32 @@ class ActionFormatParams(BaseModel):
 
 def tagged_blocks(text: str, tags: Sequence[str]) -> list[str] | None:
     """The contents of `<t1>…</t1><t2>…</t2>…` in this order with only whitespace around and between
-    them, each non-empty; None when the text is not exactly that."""
-    pattern = r"\s*".join(rf"<{re.escape(tag)}>(.*?)</{re.escape(tag)}>" for tag in tags)
-    match = re.fullmatch(rf"\s*{pattern}\s*", text, re.S)
-    if match is None:
+    them, each non-empty and free of the tags; None when the text is not exactly that. A scan, not a
+    regular expression: lazy groups backtrack quadratically (or worse) on a degenerate completion."""
+    contents, position = [], 0
+    for tag in tags:
+        opening, closing = f"<{tag}>", f"</{tag}>"
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if not text.startswith(opening, position):
+            return None
+        end = text.find(closing, position + len(opening))
+        if end < 0:
+            return None
+        contents.append(text[position + len(opening) : end].strip())
+        position = end + len(closing)
+    if text[position:].strip() or not all(contents):
         return None
-    contents = [group.strip() for group in match.groups()]
-    if any(not content for content in contents):
-        return None
-    if any(re.search(rf"</?{re.escape(tag)}>", content) for tag in tags for content in contents):
+    if any(f"<{tag}>" in content or f"</{tag}>" in content for tag in tags for content in contents):
         return None  # a nested or repeated tag: not one block per tag
     return contents
+
+
+def last_tagged(text: str, tag: str) -> str | None:
+    """The content of the last complete `<tag>…</tag>` block."""
+    end = text.rfind(f"</{tag}>")
+    start = text.rfind(f"<{tag}>", 0, end) if end >= 0 else -1
+    return text[start + len(tag) + 2 : end] if start >= 0 else None
 
 
 def normalise_action(action: str, case_sensitive: bool) -> str:
@@ -174,12 +189,12 @@ def turn_follows_layout(item: Item, turn: Turn, number: int, params: ActionForma
     if params.forbid_regex is not None and re.search(params.forbid_regex, text):
         return False
     if params.layout == "tool_or_answer":
-        structured = calls_in(turn.message, number, "openai")
+        structured = calls_in(turn.message, number, "openai") if params.format != "hermes" else []
         think = re.match(r"\s*<think>(.*?)</think>(.*)", text, re.S)
         if think is None or not think.group(1).strip():
             return False
         rest = think.group(2)
-        blocks = hermes_blocks(rest)
+        blocks = hermes_blocks(rest) if params.format != "openai" else []
         answer = tagged_blocks(rest, ["answer"])
         if answer is not None:
             return not structured and not blocks
@@ -260,11 +275,10 @@ def final_answer_text(turns: Sequence[Turn], params: FinalAnswerParams) -> str |
             return None
         return after_reasoning(turns[-1].text, params.think_tag).strip() or None
     if params.source.startswith("tag:"):
-        tag = re.escape(params.source[4:])
         for turn in reversed(turns):
-            found = re.findall(rf"<{tag}>(.*?)</{tag}>", turn.text, re.S)
-            if found:
-                return found[-1].strip() or None
+            found = last_tagged(turn.text, params.source[4:])
+            if found is not None:
+                return found.strip() or None
         return None
     tool, argument = params.source[5:].split(".", 1)
     for call in reversed([call for turn in turns for call in turn.calls]):
@@ -507,6 +521,9 @@ def efficiency_reward(items: Sequence[Item], params: EfficiencyParams, ctx: Rewa
             continue
         if gate is not None and (gate[index].value or 0.0) < 1.0:
             scores.append(Score(0.0, turns=on_last_turn(0.0, len(turns))))
+            continue
+        if not turns:
+            scores.append(Score.remark(0.0, ErrorKind.no_answer, "no assistant turn"))
             continue
         used = len(turns) if params.count == "turns" else sum(len(t.calls) for t in turns)
         value = 1.0 - min(used, params.max_turns) / params.max_turns

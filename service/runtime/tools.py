@@ -85,6 +85,8 @@ def run_call(
             return calculate(arguments["expression"])
         except CalculatorError as exc:
             return f"error: {exc}"
+        except Exception as exc:  # a calculator bug must not cost the other calls their results
+            return f"error: the calculator failed ({type(exc).__name__})"
     code = arguments["code"]
     if len(code) > MAX_CODE_CHARS:
         return f"error: the code is longer than {MAX_CODE_CHARS} characters"

@@ -22,6 +22,10 @@ from service.settings import Settings
 router = APIRouter(prefix="/v1", tags=["tools"])
 
 
+def call_id(entry: object) -> str | None:
+    return str(entry["id"]) if isinstance(entry, dict) and entry.get("id") is not None else None
+
+
 @router.get("/tools", summary="The tools Referee runs, as OpenAI function definitions")
 async def list_tools() -> list[dict]:
     """Put this list in a prompt's `tools` (and an item's `tools` for `tool_call_validity`)."""
@@ -38,11 +42,13 @@ async def call_tools(
     not match the tool's schema get an `error: ...` message, not an HTTP error: the policy reads it."""
     if request.message is not None:
         calls = calls_in(request.message, 0, request.format)
-        ids: list[str | None] = [None] * len(calls)
+        structured = request.message.tool_calls or []
+        ids: list[str | None] = [call_id(entry) for entry in structured][: len(calls)]
+        ids += [None] * (len(calls) - len(ids))  # `<tool_call>` blocks in the text carry no id
     else:
         entries = request.tool_calls or []
         calls = [structured_call(entry, 0) for entry in entries]
-        ids = [str(e["id"]) if isinstance(e, dict) and e.get("id") is not None else None for e in entries]
+        ids = [call_id(entry) for entry in entries]
     if len(calls) > settings.max_items:
         raise APIError.at(
             413,
