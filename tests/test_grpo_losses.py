@@ -104,16 +104,17 @@ def test_loss_stats_do_not_warn() -> None:
 
 def test_old_and_new_log_probs_agree_with_dropout() -> None:
     """With dropout in the model, the first ratio is exactly 1 only if both passes run without it."""
+    from clients.grpo.rollout import gather_logprobs
     from clients.grpo.tiny import build_model, build_tokenizer
-    from clients.grpo.trainer import policy_logprobs
+    from clients.grpo.trainer import policy_logits
 
     tokenizer = build_tokenizer()
     model = build_model(tokenizer, hidden_size=32, dropout=0.5)
     ids = torch.randint(0, len(tokenizer), (2, 12), generator=torch.Generator().manual_seed(0))
     attention = torch.ones_like(ids)
     with torch.no_grad():
-        old = policy_logprobs(model, ids, attention)
-    new = policy_logprobs(model, ids, attention)
+        old = gather_logprobs(policy_logits(model, ids, attention), ids)
+    new = gather_logprobs(policy_logits(model, ids, attention), ids)
     assert new.requires_grad and torch.equal(new.detach(), old)
     model.train()  # what the update ran in before: dropout on, so the ratio did not start at 1
     assert not torch.allclose(token_logprobs(model, ids, attention), old)

@@ -60,12 +60,6 @@ def policy_logits(
     return token_logits(model, ids, attention, temperature)
 
 
-def policy_logprobs(
-    model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, temperature: float = 1.0
-) -> torch.Tensor:
-    return gather_logprobs(policy_logits(model, ids, attention, temperature), ids)
-
-
 def ran_a_tool(messages: list[dict[str, Any]]) -> bool:
     """Whether a trajectory made a call Referee could run (a tool result that is not an error)."""
     return any(m["role"] == "tool" and not str(m.get("content", "")).startswith("error:") for m in messages)
@@ -333,17 +327,21 @@ class GRPOTrainer:
         ids, attention, mask = ids.to(self.device), attention.to(self.device), mask[:, 1:].to(self.device)
         advantages = advantages.to(self.device)
         micro_batches = torch.arange(len(completions)).chunk(config.grad_accumulation)
+        # With one pass over the batch (μ = 1) the old policy is the current one: its log-probs are the
+        # update's own, detached (as TRL), which saves a forward pass. With μ > 1 they are computed first.
+        reuse = config.inner_updates == 1
         old_parts, ref_parts, entropy_sum = [], [], 0.0
         with torch.no_grad():  # per micro-batch: a large vocabulary's logits are big
             for rows in micro_batches:
-                logits = policy_logits(self.model, ids[rows], attention[rows], config.temperature)
-                old_parts.append(gather_logprobs(logits, ids[rows]))
-                entropy_sum += float((token_entropy(logits) * mask[rows]).sum())
+                if not reuse:
+                    logits = policy_logits(self.model, ids[rows], attention[rows], config.temperature)
+                    old_parts.append(gather_logprobs(logits, ids[rows]))
+                    entropy_sum += float((token_entropy(logits) * mask[rows]).sum())
                 if self.reference is not None:
                     ref_parts.append(
                         token_logprobs(self.reference, ids[rows], attention[rows], config.temperature)
                     )
-        old_logp = torch.cat(old_parts)
+        old_logp = torch.cat(old_parts) if old_parts else None
         ref_logp = torch.cat(ref_parts) if ref_parts else None
 
         stats: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "kl": []}
@@ -353,10 +351,14 @@ class GRPOTrainer:
         for _ in range(config.inner_updates):
             self.optimizer.zero_grad()
             for rows in micro_batches:
-                logp = policy_logprobs(self.model, ids[rows], attention[rows], config.temperature)
+                logits = policy_logits(self.model, ids[rows], attention[rows], config.temperature)
+                logp = gather_logprobs(logits, ids[rows])
+                if reuse:
+                    with torch.no_grad():
+                        entropy_sum += float((token_entropy(logits) * mask[rows]).sum())
                 loss, step_stats = clipped_loss(
                     logp,
-                    old_logp[rows],
+                    logp.detach() if old_logp is None else old_logp[rows],
                     advantages[rows],
                     mask[rows],
                     config.epsilon,
