@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from clients.grpo.config import load_config
+from clients.grpo.config import TrainConfig, load_config
 from clients.grpo.trainer import WARMED_UP, GRPOTrainer
 from tests.server_utils import server_process
 
@@ -52,18 +52,28 @@ def run(config_path: str, url: str, start: Path, output: Path, steps: int, gener
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(steps: int, doc: str | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--config", default="examples/demo.toml")
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=steps)
     parser.add_argument("--url", default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def warmed_up(config_path: str, url: str, scratch: Path) -> tuple[TrainConfig, GRPOTrainer, Path]:
+    """The config's supervised warm-up, once: the start every compared run trains from."""
+    config = load_config(config_path, referee_url=url, output_dir=str(scratch / "warm-up"), resume=False)
+    trainer = GRPOTrainer(config)
+    trainer.warm_up()
+    return config, trainer, scratch / "warm-up" / WARMED_UP
+
+
+def main() -> None:
+    args = arguments(20, __doc__)
     scratch = Path(tempfile.mkdtemp(prefix="referee-bench-"))
     with contextlib.ExitStack() as stack:
         url = args.url or stack.enter_context(server_process())[0]
-        warm = load_config(args.config, referee_url=url, output_dir=str(scratch / "warm-up"), resume=False)
-        GRPOTrainer(warm).warm_up()
-        start = scratch / "warm-up" / WARMED_UP
+        warm, _, start = warmed_up(args.config, url, scratch)
         results = {}
         for name, batch in (("one call per prompt", 1), ("batched", warm.generation_batch)):
             results[name] = run(args.config, url, start, scratch / f"batch-{batch}", args.steps, batch)

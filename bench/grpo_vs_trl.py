@@ -10,15 +10,15 @@ Referee) before and after; prints accuracy and wall time for each, and their rat
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import tempfile
 import time
 from pathlib import Path
 
-from clients.grpo.config import TrainConfig, load_config
-from clients.grpo.trainer import WARMED_UP, GRPOTrainer
+from bench.grpo_generation import arguments, warmed_up
+from clients.grpo.config import TrainConfig
+from clients.grpo.trainer import GRPOTrainer
 from clients.trl import referee_reward_funcs
 from tests.server_utils import server_process
 
@@ -79,21 +79,15 @@ def _cuda() -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="examples/demo.toml")
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--url", default=None)
-    args = parser.parse_args()
+    args = arguments(100, __doc__)
     scratch = Path(tempfile.mkdtemp(prefix="referee-bench-"))
     with contextlib.ExitStack() as stack:
         url = args.url or stack.enter_context(server_process())[0]
-        warm = load_config(args.config, referee_url=url, output_dir=str(scratch / "warm-up"), resume=False)
-        warming = GRPOTrainer(warm)
-        warming.warm_up()
+        warm, warming, start = warmed_up(args.config, url, scratch)
         start_accuracy = warming.evaluate()["eval/accuracy"]
         config = warm.model_copy(
             update={
-                "model": str(scratch / "warm-up" / WARMED_UP),
+                "model": str(start),
                 "sft_warmup_steps": 0,
                 "steps": args.steps,
                 "output_dir": scratch / "bundled",

@@ -30,6 +30,24 @@ def error_entry(loc: list[str | int], msg: str, type_: str) -> dict:
     return {"loc": list(loc), "msg": msg, "type": type_}
 
 
+def check_count(count: int, limit: int, loc: list[str | int], noun: str) -> None:
+    """413 when a request carries more than the server's per-request limit."""
+    if count > limit:
+        raise APIError.at(413, loc, f"{count} {noun} is more than the limit of {limit}", "too_many_items")
+
+
+def check_backend(backend: str, known: tuple[str, ...] | list[str]) -> str:
+    """422 naming `backend` when no sandbox backend has that name."""
+    if backend not in known:
+        raise APIError.at(
+            422,
+            ["body", "backend"],
+            f"unknown backend {backend!r}; known backends: {', '.join(known)}",
+            "unknown_backend",
+        )
+    return backend
+
+
 def _json(status_code: int, errors: list[dict], headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=status_code, headers=headers)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends
 from sandboxes import BACKENDS, SandboxUnavailable
 from service.api import metrics
 from service.api.dependencies import get_resources, get_settings
-from service.api.errors import APIError
+from service.api.errors import APIError, check_backend, check_count
 from service.api.schemas import ExecuteRequest, ExecuteResponse
 from service.runtime.resources import Resources
 from service.settings import Settings
@@ -29,21 +29,8 @@ async def execute(
     `output_limit`, `sandbox_error`); hostile programs never fail the request. A configured backend
     that is down answers 503."""
     programs = request.programs
-    if len(programs) > settings.max_items:
-        raise APIError.at(
-            413,
-            ["body", "runs"],
-            f"{len(programs)} runs is more than the limit of {settings.max_items}",
-            "too_many_items",
-        )
-    backend = request.backend or settings.sandbox_backend
-    if backend not in BACKENDS:
-        raise APIError.at(
-            422,
-            ["body", "backend"],
-            f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}",
-            "unknown_backend",
-        )
+    check_count(len(programs), settings.max_items, ["body", "runs"], "runs")
+    backend = check_backend(request.backend or settings.sandbox_backend, BACKENDS)
     pool = resources.sandboxes
     if pool is None:
         raise APIError.at(

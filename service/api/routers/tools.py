@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from sandboxes import BACKENDS
 from service.api import metrics
 from service.api.dependencies import get_resources, get_settings
-from service.api.errors import APIError
+from service.api.errors import check_backend, check_count
 from service.api.schemas import ToolCallRequest, ToolCallResponse, ToolMessage
 from service.grading.trajectory import ToolCall, calls_in, structured_call
 from service.runtime.resources import Resources
@@ -49,16 +49,8 @@ async def call_tools(
         entries = request.tool_calls or []
         calls = [structured_call(entry, 0) for entry in entries]
         ids = [call_id(entry) for entry in entries]
-    if len(calls) > settings.max_items:
-        raise APIError.at(
-            413,
-            ["body", "tool_calls"],
-            f"{len(calls)} calls is more than the limit of {settings.max_items}",
-            "too_many_items",
-        )
-    backend = request.backend or settings.sandbox_backend
-    if backend not in BACKENDS:
-        raise APIError.at(422, ["body", "backend"], f"unknown backend {backend!r}", "unknown_backend")
+    check_count(len(calls), settings.max_items, ["body", "tool_calls"], "calls")
+    backend = check_backend(request.backend or settings.sandbox_backend, BACKENDS)
     pool = resources.sandboxes
     sandbox = partial(pool.get, backend) if pool is not None else None
     started = time.perf_counter()
