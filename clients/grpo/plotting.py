@@ -45,6 +45,14 @@ def plot_rewards(metrics_file: Path, output: Path, window: int = 5) -> None:
     xs, ys = series(rows, "eval/accuracy")
     if xs:
         rewards.plot(xs, ys, "o-", color="black", label="eval/accuracy (held out, greedy)")
+    xs, ys = series(rows, "valid_call_rate")  # multi-turn runs: how often a tool call ran
+    if xs:
+        rewards.plot(
+            xs, smooth(ys, window), color="tab:gray", label=f"valid_call_rate (train, mean of {window})"
+        )
+    xs, ys = series(rows, "eval/valid_call_rate")
+    if xs:
+        rewards.plot(xs, ys, "s--", color="tab:gray", label="eval/valid_call_rate (held out)")
     rewards.set_title("Reward (scored by Referee) and held-out accuracy")
     for key, label in (("completion_length", "all"), ("completion_length_correct", "correct")):
         xs, ys = series(rows, key)
