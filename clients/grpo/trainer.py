@@ -245,7 +245,8 @@ class GRPOTrainer:
                 "prompt": problem.prompt,
                 "completion": group.messages[i] if group.messages else text,
                 "answer": problem.answer,
-                "completion_tokens": len(completion),
+                # the policy's own tokens: a trajectory's tool results do not count for length rewards
+                "completion_tokens": int(group.masks[i].sum()) if group.masks else len(completion),
                 **({"tools": self.tools} if self.tools else {}),
                 **problem.extra,
             }

@@ -20,7 +20,8 @@ from service.rewards.base import Score
 def turn_credit(
     item: Item, scores: Mapping[str, Score], weights: Mapping[str, float], reward: float, gamma: float
 ) -> tuple[TurnBreakdown, str | None]:
-    """The breakdown, and a remark when the item's `anchors` could not be used."""
+    """The breakdown, and a remark when something could not be credited as asked (no assistant turn,
+    anchors that do not match the turns)."""
     messages: Sequence[ChatMessage] = (
         [TextTurn(item.completion)] if isinstance(item.completion, str) else item.completion
     )
