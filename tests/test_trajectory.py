@@ -539,3 +539,16 @@ def test_tool_call_ids_come_back_for_a_message(client: RefereeClient) -> None:
         ("a", "2"),
         ("b", "4"),
     ]
+
+
+def test_tools_given_as_json_text_as_datasets_store_them(client: RefereeClient) -> None:
+    completion = [
+        {
+            "role": "assistant",
+            "content": '<tool_call>{"name": "search", "arguments": {"query": "mug"}}</tool_call>',
+        }
+    ]
+    result = client.score(
+        [{"completion": completion, "tools": json.dumps(SHOP_TOOLS)}], rewards={"tool_call_validity": 1.0}
+    ).results[0]
+    assert result.scores["tool_call_validity"] == 1.0

@@ -6,6 +6,7 @@ from these models, so this module is the one place the API is defined.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
@@ -111,6 +112,17 @@ class Item(BaseModel):
     admissible: list[Any] | None = Field(
         None, description="Admissible actions (`action_format`): one list, or one list per assistant turn."
     )
+
+    @field_validator("tools", "expected_calls", "expected_state", mode="before")
+    @classmethod
+    def _json_text(cls, value: Any) -> Any:
+        # Hugging Face datasets often store tool lists as JSON text (Arrow needs one schema per column).
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value  # not JSON: the type check names the field
+        return value
 
     @field_validator("answer", "id", "group", mode="before")
     @classmethod
