@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.api.schemas import Item
+from service.api.schemas import Item, assistant_texts
 from service.grading.errors import ErrorKind, ScoreError
 from service.grading.trajectory import (
     CallFormat,
@@ -460,7 +460,7 @@ def state_check_reward(items: Sequence[Item], params: StateCheckParams, ctx: Rew
         results = [holds(state, p.path, p.op, p.value) for p in predicates]
         value = sum(results) / len(results) if params.mode == "fraction" else float(all(results))
         failed = [f"{p.path} {p.op} {p.value!r}" for p, ok in zip(predicates, results, strict=True) if not ok]
-        count = len(turns_of(item, "openai"))
+        count = len(assistant_texts(item.completion))
         error = ScoreError(ErrorKind.not_followed, "does not hold: " + "; ".join(failed)) if failed else None
         scores.append(Score(value, error, turns=on_last_turn(value, count)))
     return scores
@@ -471,7 +471,7 @@ def env_outcome_reward(items: Sequence[Item], params: BaseModel, ctx: RewardCont
     `step_rewards` (which stay on their turns in per-turn credit)."""
     scores = []
     for item in items:
-        count = len(turns_of(item, "openai"))
+        count = len(assistant_texts(item.completion))
         success, env_reward, steps = item.get("success"), item.get("env_reward"), item.get("step_rewards")
         if isinstance(success, bool):
             value = float(success)

@@ -112,6 +112,16 @@ class Case:
 # The environments ------------------------------------------------------------------------------
 
 
+def perfect(turns: int) -> dict[str, float]:
+    """The golden scores of a defect-free script of `turns` assistant turns."""
+    return {
+        "tool_call_validity": 1.0,
+        "final_answer": 1.0,
+        "efficiency": 1 - turns / MAX_TURNS,
+        "action_format": 1.0,
+    }
+
+
 def calculator_steps(expression: str, value: str) -> list[Step]:
     return [
         Step("I should compute this with the tool.", Call("calculator", {"expression": expression}, value)),
@@ -145,12 +155,7 @@ def base_cases() -> list[Case]:
             "3293",
             CALCULATOR_TOOLS,
             calculator_steps("37*89", "3293"),
-            {
-                "tool_call_validity": 1.0,
-                "final_answer": 1.0,
-                "efficiency": 1 - 2 / MAX_TURNS,
-                "action_format": 1.0,
-            },
+            perfect(turns=2),
             expected_calls=[{"name": "calculator", "arguments": {"expression": "37*89"}}],
             success=True,
         ),
@@ -161,12 +166,7 @@ def base_cases() -> list[Case]:
             "blue",
             KV_TOOLS,
             kv_steps(),
-            {
-                "tool_call_validity": 1.0,
-                "final_answer": 1.0,
-                "efficiency": 1 - 3 / MAX_TURNS,
-                "action_format": 1.0,
-            },
+            perfect(turns=3),
             expected_calls=[
                 {"name": "kv_set", "arguments": {"key": "color", "value": "blue"}},
                 {"name": "kv_get", "arguments": {"key": "color"}},
@@ -182,12 +182,7 @@ def base_cases() -> list[Case]:
             "m2",
             SHOP_TOOLS,
             shop_steps(),
-            {
-                "tool_call_validity": 1.0,
-                "final_answer": 1.0,
-                "efficiency": 1 - 3 / MAX_TURNS,
-                "action_format": 1.0,
-            },
+            perfect(turns=3),
             expected_calls=[
                 {"name": "search", "arguments": {"query": "red mug", "max_results": 5}},
                 {"name": "add_to_cart", "arguments": {"item_id": "m2", "quantity": 1}},
@@ -370,20 +365,14 @@ def item(case: Case, encoding: str) -> dict[str, Any]:
     """The case as a trajectory item (for `openmanus`, as step rows: see `step_rows`)."""
     if encoding == "openmanus":
         raise ValueError("openmanus trajectories are step rows: use step_rows()")
-    fields: dict[str, Any] = {
+    return {
         "id": case.name,
         "group": case.env,
         "prompt": [{"role": "user", "content": case.prompt}],
         "completion": messages(case, encoding),
-        "answer": case.answer,
-        "tools": case.tools,
-        "expected_calls": case.expected_calls,
+        **extra_fields(case),
+        "success": bool(case.success),
     }
-    if case.final_state is not None:
-        fields["final_state"] = case.final_state
-        fields["expected_state"] = case.expected_state
-    fields["success"] = bool(case.success)
-    return fields
 
 
 def step_rows(case: Case) -> list[dict[str, Any]]:
