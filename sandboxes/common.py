@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, ClassVar
+from typing import IO, ClassVar, Protocol
 
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.languages import Language, language
@@ -83,19 +83,29 @@ MAX_FILE_BYTES = 32 << 20
 MAX_OPEN_FILES = 256
 
 
-def prlimit_args(request: RunRequest, max_processes: int | None = None) -> list[str]:
-    """`prlimit` options for one run: address space, file size, open files, a CPU backstop (the wall
-    clock is the real limit) and no core dumps; `max_processes` where the backend's uid is its own."""
-    limits = [
-        f"--as={request.memory_limit_mb << 20}",
-        f"--fsize={MAX_FILE_BYTES}",
-        f"--nofile={MAX_OPEN_FILES}",
-        f"--cpu={int(request.time_limit_s) + 2}",
-        "--core=0",
-    ]
+def rlimits(request: RunRequest, max_processes: int | None = None) -> dict[str, int]:
+    """The resource limits of one run, by `prlimit` name: address space, file size, open files, a CPU
+    backstop (the wall clock is the real limit) and no core dumps; `max_processes` where the
+    backend's uid is its own."""
+    limits = {
+        "as": request.memory_limit_mb << 20,
+        "fsize": MAX_FILE_BYTES,
+        "nofile": MAX_OPEN_FILES,
+        "cpu": int(request.time_limit_s) + 2,
+        "core": 0,
+    }
     if max_processes is not None:
-        limits.append(f"--nproc={max_processes}")
-    return ["prlimit", *limits, "--"]
+        limits["nproc"] = max_processes
+    return limits
+
+
+def prlimit_args(request: RunRequest, max_processes: int | None = None) -> list[str]:
+    """`prlimit` options that start a command with the run's `rlimits`."""
+    return [
+        "prlimit",
+        *(f"--{name}={value}" for name, value in rlimits(request, max_processes).items()),
+        "--",
+    ]
 
 
 def exit_code_from_shell(code: int) -> int:
@@ -130,13 +140,21 @@ def classify(
     return Status.runtime_error
 
 
+class Captured(Protocol):
+    """A captured output stream: its text and whether it hit the cap."""
+
+    truncated: bool
+
+    def text(self) -> str: ...
+
+
 def result_from(
     request: RunRequest,
     *,
     exit_code: int | None,
     timed_out: bool,
-    stdout: CappedReader,
-    stderr: CappedReader,
+    stdout: Captured,
+    stderr: Captured,
     wall_time_s: float,
     cpu_time_s: float,
     peak_memory_mb: float | None,

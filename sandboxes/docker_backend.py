@@ -10,6 +10,7 @@ cleaned is replaced. Creating containers once instead of `docker run` per progra
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import struct
 import tarfile
@@ -22,8 +23,10 @@ from typing import Any
 from sandboxes import common
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.common import CappedReader, Job, Sandbox, SandboxUnavailable, Slots
+from sandboxes.warm import RunnerGone, Transport, WarmRunner, runner_command
 
-SANDBOX_USER = "65534:65534"
+SANDBOX_UID = 65534
+SANDBOX_USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
 CONTAINER_MEMORY_MB = 2048  # the ceiling; each run gets its own lower limit through prlimit
 PIDS_LIMIT = 128
 WIPE = "kill -9 -1 2>/dev/null; find /box /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; true"
@@ -55,6 +58,41 @@ class _Frames:
             return
 
 
+class _ExecStream(Transport):
+    """The runner's `docker exec` stream: stdin as is, stdout and stderr multiplexed in frames."""
+
+    def __init__(self, sock: Any, discard: Callable[[], None]) -> None:
+        self.sock, self._discard = sock, discard
+        self._buffer = b""
+        self._stderr = _sink(1 << 16, lambda: None)
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read(self) -> bytes:
+        while True:
+            while len(self._buffer) >= 8:
+                stream, size = struct.unpack(">BxxxL", self._buffer[:8])
+                if len(self._buffer) < 8 + size:
+                    break
+                payload, self._buffer = self._buffer[8 : 8 + size], self._buffer[8 + size :]
+                if stream == 1:
+                    return payload
+                self._stderr.feed(payload)
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                return b""
+            self._buffer += chunk
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self._discard()  # the container goes, and the runner with it
+
+    def diagnostics(self) -> str:
+        return self._stderr.text()
+
+
 def _sink(limit: int, on_overflow: Callable[[], None]) -> CappedReader:
     """A CappedReader fed by the frame pump (`feed`) instead of reading a pipe itself."""
     return CappedReader(io.BytesIO(), limit, on_overflow)
@@ -64,7 +102,12 @@ class DockerSandbox(Sandbox):
     name = "docker"
 
     def __init__(
-        self, concurrency: int | None = None, *, image: str = "referee-sandbox:latest", client: Any = None
+        self,
+        concurrency: int | None = None,
+        *,
+        image: str = "referee-sandbox:latest",
+        client: Any = None,
+        runner: bool = True,
     ) -> None:
         try:
             import docker
@@ -88,8 +131,15 @@ class DockerSandbox(Sandbox):
         self._containers: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._owner = uuid.uuid4().hex  # labels our containers, to find those a daemon restart left stopped
+        self.runner = runner
+        self._runners = {
+            slot: WarmRunner(functools.partial(self._start_runner, slot), None)
+            for slot in range(self.slots.size)
+        }
 
     def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:
+        if self.runner:
+            return self._runners[slot].run_job(job)
         try:
             container = self._container(slot)
             self._upload(container, job.files)
@@ -115,9 +165,39 @@ class DockerSandbox(Sandbox):
             return False
 
     def close(self) -> None:
+        for runner in self._runners.values():
+            runner.reset()
         with self._lock:
             for slot in list(self._containers):
                 self._discard(slot)
+
+    def _start_runner(self, slot: int) -> Transport:
+        """The runner in the slot's container, as root without other capabilities than switching to
+        the sandbox user: each session's supervisor and program run as 65534 and cannot signal it."""
+        try:
+            container = self._container(slot)
+            api = self.client.api
+            exec_id = api.exec_create(
+                container.id,
+                runner_command({"run_uid": SANDBOX_UID}),
+                stdin=True,
+                stdout=True,
+                stderr=True,
+                user="0:0",
+                workdir="/box",
+            )["Id"]
+            sock = api.exec_start(exec_id, socket=True)
+        except Exception as exc:
+            with self._lock:
+                self._discard(slot)
+            if not self._daemon_alive():
+                raise SandboxUnavailable(f"docker daemon unavailable: {exc}") from exc
+            raise RunnerGone(f"docker: {exc}") from exc
+        return _ExecStream(getattr(sock, "_sock", sock), functools.partial(self._discard_locked, slot))
+
+    def _discard_locked(self, slot: int) -> None:
+        with self._lock:
+            self._discard(slot)
 
     # Containers -------------------------------------------------------------------------------
 
@@ -150,6 +230,8 @@ class DockerSandbox(Sandbox):
                         "/dev/shm": "size=16m",
                     },
                     cap_drop=["ALL"],
+                    # Only for the runner (root) to become the sandbox user; 65534 keeps none.
+                    cap_add=["SETUID", "SETGID"] if self.runner else [],
                     security_opt=["no-new-privileges"],
                     environment={"HOME": "/box"},
                     labels={"referee.sandbox": "1", "referee.sandbox.owner": self._owner},

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -28,12 +29,14 @@ import subprocess
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
 from sandboxes import common, seccomp
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.common import CappedReader, Job, Sandbox, SandboxUnavailable, Slots
+from sandboxes.warm import RunnerGone, Transport, WarmRunner, runner_command
 
 FIRST_UID = 61000  # runs use uids from FIRST_UID on when the service is root
 UID_RANGE = 4096
@@ -44,6 +47,7 @@ KILL_GRACE_S = 0.5
 _PR_SET_CHILD_SUBREAPER = 36
 _LAUNCHED: set[int] = set()  # our own bwrap children: their own threads wait for them, never the reaper
 _LAUNCHED_LOCK = threading.Lock()
+_LAUNCHER = ThreadPoolExecutor(1, thread_name_prefix="referee-sandbox-launcher")
 log = logging.getLogger("referee.sandbox")
 # What a sandbox sees of the host: /usr, read-only, and the usual links into it.
 ROOT_FS = (
@@ -79,19 +83,20 @@ def find_bwrap() -> str | None:
 
 
 def _processes_of(uid: int) -> tuple[list[int], int]:
-    """(live pids, number of zombies) of the processes whose owner is `uid`."""
+    """(live pids, number of zombies) of the processes whose real uid is `uid` (read from `status`:
+    a non-dumpable process's /proc directory belongs to root whatever its uid)."""
     alive, zombies = [], 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            if entry.stat().st_uid != uid:
-                continue
-            with open(f"/proc/{entry.name}/stat") as stat:
-                state = stat.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+            with open(f"{entry.path}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
             continue
-        if state == "Z":
+        if int(fields.get("Uid", "-1").split()[0]) != uid:
+            continue
+        if fields.get("State", "").split()[:1] == ["Z"]:
             zombies += 1
         else:
             alive.append(int(entry.name))
@@ -120,29 +125,25 @@ def _become_subreaper() -> None:
 
 def _reap_orphans() -> None:
     """Collect exited bwrap processes re-parented to us; only those, so other children keep theirs."""
-    for task in os.scandir("/proc/self/task"):
+    for pid in _children_of(os.getpid()):
         try:
-            with open(f"{task.path}/children") as children:
-                pids = children.read().split()
-        except OSError:
+            with open(f"/proc/{pid}/stat") as stat:
+                name, rest = stat.read().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
             continue
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/stat") as stat:
-                    name, rest = stat.read().split(" (", 1)[1].rsplit(")", 1)
-            except (OSError, ValueError):
-                continue
-            with _LAUNCHED_LOCK:
-                launched = int(pid) in _LAUNCHED
-            if name == "bwrap" and rest.split()[0] == "Z" and not launched:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(int(pid), os.WNOHANG)
+        with _LAUNCHED_LOCK:
+            launched = pid in _LAUNCHED
+        if name == "bwrap" and rest.split()[0] == "Z" and not launched:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 class LocalSandbox(Sandbox):
     name = "local"
 
-    def __init__(self, concurrency: int | None = None, *, bwrap: str | None = None) -> None:
+    def __init__(
+        self, concurrency: int | None = None, *, bwrap: str | None = None, warm: bool = True
+    ) -> None:
         found = bwrap or find_bwrap()
         if found is None:
             raise SandboxUnavailable(
@@ -168,6 +169,12 @@ class LocalSandbox(Sandbox):
                 "the container masks /proc: sandboxed programs run without /proc and may create nested "
                 "user namespaces (run the container with `--security-opt systempaths=unconfined` for both)"
             )
+        self.warm = warm
+        # The zygote and the supervisor count against the slot uid's process limit too.
+        self._runners = [
+            WarmRunner(functools.partial(self._start_runner, self.uids[slot]), MAX_PROCESSES + 2)
+            for slot in range(self.slots.size)
+        ]
 
     def _can_mount_proc(self) -> bool:
         """Docker's masked /proc paths make the kernel refuse a fresh /proc in a user namespace."""
@@ -195,6 +202,10 @@ class LocalSandbox(Sandbox):
         return {"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}
 
     def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:
+        if self.warm:
+            results = self._runners[slot].run_job(job)
+            _reap_orphans()  # bwrap's setup leaves a zombie behind
+            return results
         uid = self.uids[slot]
         workdir = Path(tempfile.mkdtemp(dir=self._base))
         try:
@@ -208,6 +219,8 @@ class LocalSandbox(Sandbox):
             shutil.rmtree(workdir, ignore_errors=True)
 
     def close(self) -> None:
+        for runner in self._runners:
+            runner.reset()
         shutil.rmtree(self._base, ignore_errors=True)
         for fd in self._uid_locks:
             os.close(fd)
@@ -246,17 +259,53 @@ class LocalSandbox(Sandbox):
                     os.chown(os.path.join(root, name), uid, uid)
         os.chmod(workdir, 0o700)
 
-    def _command(
-        self,
-        request: RunRequest,
-        argv: tuple[str, ...],
-        workdir: Path,
-        writable_workdir: bool,
-        status_fd: int,
-        seccomp_fd: int,
-    ) -> list[str]:
-        command = [
-            *common.prlimit_args(request, MAX_PROCESSES),
+    def _start_runner(self, uid: int) -> Transport:
+        """A warm sandbox: the same namespaces and filter as a cold run, a capped tmpfs as /box, and
+        the runner as the namespace's PID 1 (so no run can signal it).
+
+        Started from one long-lived thread: bwrap's `--die-with-parent` is tied to the thread that
+        forked it, and the request thread that first needs a runner ends long before the runner."""
+        return _LAUNCHER.submit(self._launch_runner, uid).result()
+
+    def _launch_runner(self, uid: int) -> Transport:
+        with _LAUNCHED_LOCK:  # registered before the reaper can see it exit
+            seccomp_fd = seccomp.filter_fd()
+            try:
+                command = [
+                    *self._namespace_args(seccomp_fd),
+                    "--as-pid-1",
+                    "--size",
+                    str(TMPFS_BYTES),
+                    "--tmpfs",
+                    "/box",
+                    "--remount-ro",
+                    "/",
+                    "--chdir",
+                    "/box",
+                    *runner_command({}),
+                ]
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    pass_fds=(seccomp_fd,),
+                    start_new_session=True,
+                    env={"PATH": "/usr/bin:/bin"},
+                    cwd="/",
+                    **self._as_user(uid),
+                )
+            except OSError as exc:
+                raise RunnerGone(f"cannot start the sandbox: {exc}") from exc
+            finally:
+                os.close(seccomp_fd)
+            _LAUNCHED.add(process.pid)
+        return _BwrapRunner(process, uid if self.as_root else None)
+
+    def _namespace_args(self, seccomp_fd: int) -> list[str]:
+        """What every sandbox gets, cold or warm: namespaces, the root file system, size-capped
+        tmpfs for /tmp and /dev/shm, an empty environment, the seccomp filter."""
+        return [
             self.bwrap,
             "--unshare-user",
             "--unshare-all",
@@ -288,10 +337,24 @@ class LocalSandbox(Sandbox):
             "--setenv",
             "LANG",
             "C.UTF-8",
-            "--json-status-fd",
-            str(status_fd),
             "--seccomp",
             str(seccomp_fd),
+        ]
+
+    def _command(
+        self,
+        request: RunRequest,
+        argv: tuple[str, ...],
+        workdir: Path,
+        writable_workdir: bool,
+        status_fd: int,
+        seccomp_fd: int,
+    ) -> list[str]:
+        command = [
+            *common.prlimit_args(request, MAX_PROCESSES),
+            *self._namespace_args(seccomp_fd),
+            "--json-status-fd",
+            str(status_fd),
         ]
         if writable_workdir:
             command += ["--bind", str(workdir), "/box"]
@@ -394,6 +457,56 @@ class LocalSandbox(Sandbox):
             # Not ru_maxrss: a forked child starts with the service's own resident memory.
             peak_memory_mb=None,
         )
+
+
+class _BwrapRunner(Transport):
+    """A runner in a bubblewrap sandbox, talked to over the pipes of bwrap's own stdio."""
+
+    def __init__(self, process: subprocess.Popen[bytes], sweep_uid: int | None) -> None:
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        self.process, self.sweep_uid = process, sweep_uid
+        self._stdin, self._stdout = process.stdin.fileno(), process.stdout.fileno()
+        self._stderr = CappedReader(process.stderr, 1 << 16, lambda: None)
+        self._stderr.start()
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._stdin, view) :]
+
+    def read(self) -> bytes:
+        return os.read(self._stdout, 1 << 20)
+
+    def kill(self) -> None:
+        """The runner first (the namespace dies with its PID 1, and bwrap reaps it), then bwrap."""
+        for child in _children_of(self.process.pid):
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(KILL_GRACE_S)
+        _kill_group(self.process.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(KILL_GRACE_S * 10)
+        with _LAUNCHED_LOCK:
+            _LAUNCHED.discard(self.process.pid)
+        if self.sweep_uid is not None:
+            _sweep_uid(self.sweep_uid)
+        for pipe in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+
+    def diagnostics(self) -> str:
+        return self._stderr.text()
+
+
+def _children_of(pid: int) -> list[int]:
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(f"{task.path}/children") as listing:
+                children += [int(child) for child in listing.read().split()]
+    return children
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:

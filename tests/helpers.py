@@ -37,9 +37,20 @@ def skip_loudly(what: str, reason: object) -> NoReturn:
     pytest.skip(message)
 
 
-def sandbox_or_skip(name: str, concurrency: int = 2) -> Sandbox:
+SANDBOX_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "local": ("local", {}),
+    "local-cold": ("local", {"warm": False}),
+    "docker": ("docker", {}),
+    "docker-exec": ("docker", {"runner": False}),
+}
+"""Test ids -> (backend, options): the warm paths are the defaults; the cold local run (one bwrap
+per run) and one `docker exec` per run are kept as baselines and tested too."""
+
+
+def sandbox_or_skip(variant: str, concurrency: int = 2) -> Sandbox:
     """The backend, or a LOUD skip saying it was not tested (Docker may be unable to run)."""
+    name, options = SANDBOX_VARIANTS[variant]
     try:
-        return get_sandbox(name, concurrency=concurrency)
+        return get_sandbox(name, concurrency=concurrency, **options)
     except (SandboxUnavailable, ImportError) as exc:
         skip_loudly(f"{name} sandbox", exc)

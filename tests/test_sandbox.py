@@ -12,7 +12,7 @@ from sandboxes import RunRequest, Sandbox, Status
 from tests.helpers import sandbox_or_skip
 
 
-@pytest.fixture(scope="module", params=["local", "docker"])
+@pytest.fixture(scope="module", params=["local", "local-cold", "docker", "docker-exec"])
 def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     backend = sandbox_or_skip(request.param)
     yield backend

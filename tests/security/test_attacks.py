@@ -16,21 +16,57 @@ from sandboxes import RunRequest, Sandbox, Status
 from tests.helpers import sandbox_or_skip
 from tests.security.attacks import ATTACKS, MARKER, Attack
 
-BACKENDS = ["local", "docker"]
+BACKENDS = ["local", "local-cold", "docker"]
+
+
+def _stat(pid: str) -> tuple[str, int]:
+    """(command name, parent pid) of a process."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    name, rest = text.split(" (", 1)[1].rsplit(")", 1)
+    return name, int(rest.split()[1])
+
+
+def _real_uid(pid: str) -> int:
+    """From `status`: the /proc directory of a non-dumpable process belongs to root."""
+    uid_line = next(
+        line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:")
+    )
+    return int(uid_line.split()[1])
+
+
+def _children(pid: str) -> list[str]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += (task / "children").read_text().split()
+    return found
+
+
+def _warm_sandbox_process(pid: str) -> bool:
+    """A warm sandbox idles as bwrap -> runner zygote -> a supervisor waiting for the next session
+    (with no child: nothing of a run is left)."""
+    name, parent = _stat(pid)
+    if name == "bwrap":
+        return True
+    parent_name, grandparent = _stat(str(parent))
+    if parent_name == "bwrap":
+        return True
+    return _stat(str(grandparent))[0] == "bwrap" and not _children(pid)
 
 
 def stray_processes() -> list[str]:
-    """Host processes started by an attack (their command lines or files carry the marker)."""
+    """Host processes started by an attack (their command lines or files carry the marker, or they
+    run as a sandbox uid and are not a warm sandbox waiting for work)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            sandbox_uid = 61000 <= _real_uid(entry.name) < 61100
+            if MARKER in cmdline or (sandbox_uid and not _warm_sandbox_process(entry.name)):
+                found.append(f"{entry.name}: {cmdline[:100]}")
+        except (OSError, ValueError, IndexError):
             continue
-        if MARKER in cmdline or (entry.stat().st_uid >= 61000 and entry.stat().st_uid < 61100):
-            found.append(f"{entry.name}: {cmdline[:100]}")
     return found
 
 

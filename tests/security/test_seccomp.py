@@ -14,9 +14,9 @@ from sandboxes.seccomp import DENIED, NAMESPACE_FLAGS
 from tests.helpers import sandbox_or_skip
 
 
-@pytest.fixture(scope="module")
-def local() -> Iterator[Sandbox]:
-    backend = sandbox_or_skip("local")
+@pytest.fixture(scope="module", params=["local", "local-cold"])
+def local(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    backend = sandbox_or_skip(request.param)
     yield backend
     backend.close()
 
