@@ -319,6 +319,8 @@ class LocalSandbox(Sandbox):
             *(("--disable-userns", "--proc", "/proc") if self.proc_mounted else ("--dir", "/proc")),
             "--dev",
             "/dev",
+            "--mqueue",
+            "/dev/mqueue",
             "--size",
             str(TMPFS_BYTES),
             "--tmpfs",

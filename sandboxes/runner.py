@@ -53,7 +53,9 @@ WARM_MODULES = (
     "string",
     "typing",
 )
-WORK_DIRS = ("/box", "/tmp", "/dev/shm")
+WORK_DIRS = ("/box", "/tmp", "/dev/shm", "/dev/mqueue")  # POSIX message queues live in /dev/mqueue
+SYSV_IPC = ("shm", "sem", "msg")
+IPC_RMID = 0
 HEADER = struct.Struct(">I")
 MAX_FRAME = 1 << 30
 CLOSED, DIRTY, LOST = 10, 11, 12  # a supervisor's exit statuses besides 0
@@ -137,15 +139,37 @@ def remove(path: str) -> None:
 
 
 def wipe() -> bool:
-    """Empty the work dirs; False if anything is left (the host then replaces the sandbox)."""
-    for root in WORK_DIRS:
-        try:
+    """Empty the work dirs and remove System V IPC objects; False if anything is left (the host then
+    replaces the sandbox)."""
+    roots = [root for root in WORK_DIRS if os.path.isdir(root)]
+    try:
+        for root in roots:
             with os.scandir(root) as entries:
                 for entry in entries:
                     remove(entry.path)
-        except (OSError, RecursionError):
-            return False
-    return all(not os.listdir(root) for root in WORK_DIRS if os.path.isdir(root))
+    except (OSError, RecursionError):
+        return False
+    return all(not os.listdir(root) for root in roots) and remove_ipc()
+
+
+def remove_ipc() -> bool:
+    """Shared memory segments, semaphore sets and message queues outlive the processes that made
+    them (the IPC namespace is the warm sandbox's, not the run's): remove every one we may."""
+    for kind in SYSV_IPC:
+        for ident in ipc_ids(kind):
+            if kind == "sem":
+                LIBC.semctl(ident, 0, IPC_RMID)
+            else:
+                getattr(LIBC, f"{kind}ctl")(ident, IPC_RMID, None)
+    return not any(ipc_ids(kind) for kind in SYSV_IPC)
+
+
+def ipc_ids(kind: str) -> list[int]:
+    try:
+        with open(f"/proc/sysvipc/{kind}") as table:
+            return [int(line.split()[1]) for line in table.readlines()[1:]]
+    except OSError:  # no /proc (a container that masks it): nothing we can list
+        return []
 
 
 def snapshot() -> dict[str, tuple[int, bytes]]:
