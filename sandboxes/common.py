@@ -10,10 +10,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, ClassVar, Protocol
+from typing import IO, TYPE_CHECKING, ClassVar, Protocol
 
 from sandboxes.base import RunRequest, RunResult, Status
-from sandboxes.languages import Language, language
+from sandboxes.languages import LANGUAGES, Language, language
+
+if TYPE_CHECKING:
+    from sandboxes.warm import WarmRunner
+
+INTERPRETED = {name for name, spec in LANGUAGES.items() if spec.compile is None}
 
 
 class SandboxUnavailable(RuntimeError):
@@ -242,7 +247,29 @@ class Sandbox(ABC):
         except ValueError as exc:
             return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
         with self.slots.acquire() as slot:
-            return self._run_in_slot(slot, Job(spec, request, stdins, stop))
+            runner = self._warm_runner(slot)
+            job = Job(spec, request, stdins, stop)
+            return runner.run_job(job) if runner is not None else self._run_in_slot(slot, job)
+
+    def run_programs(self, requests: list[RunRequest], stop: StopRule | None = None) -> list[RunResult]:
+        """Several programs one after another, e.g. one per assert-style test of a submission. A warm
+        backend runs programs of one interpreted language in one session, set up once."""
+        languages = {request.language for request in requests}
+        if len(languages) == 1 and languages <= INTERPRETED:
+            with self.slots.acquire() as slot:
+                runner = self._warm_runner(slot)
+                if runner is not None:
+                    return runner.run_programs(requests, stop)
+        results: list[RunResult] = []
+        for index, request in enumerate(requests):
+            results.append(self.run(request))
+            if stop is not None and stop(index, results[-1]):
+                break
+        return results
+
+    def _warm_runner(self, slot: int) -> WarmRunner | None:
+        """The slot's warm sandbox, for backends that keep one (`sandboxes.warm`)."""
+        return None
 
     @abstractmethod
     def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:

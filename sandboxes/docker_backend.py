@@ -137,9 +137,10 @@ class DockerSandbox(Sandbox):
             for slot in range(self.slots.size)
         }
 
+    def _warm_runner(self, slot: int) -> WarmRunner | None:
+        return self._runners[slot] if self.runner else None
+
     def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:
-        if self.runner:
-            return self._runners[slot].run_job(job)
         try:
             container = self._container(slot)
             self._upload(container, job.files)

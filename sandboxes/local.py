@@ -201,11 +201,13 @@ class LocalSandbox(Sandbox):
         """Popen arguments that start a sandbox as the slot's uid (when the service is root)."""
         return {"user": uid, "group": uid, "extra_groups": []} if self.as_root else {}
 
+    def _warm_runner(self, slot: int) -> WarmRunner | None:
+        if not self.warm:
+            return None
+        _reap_orphans()  # the setup of a bwrap started earlier leaves a zombie behind
+        return self._runners[slot]
+
     def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:
-        if self.warm:
-            results = self._runners[slot].run_job(job)
-            _reap_orphans()  # bwrap's setup leaves a zombie behind
-            return results
         uid = self.uids[slot]
         workdir = Path(tempfile.mkdtemp(dir=self._base))
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import io
 import json
@@ -63,14 +64,6 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-class BecomeProgram(Exception):
-    """Raised in the forked program to unwind the runner's frames and run it at the top level."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        super().__init__()
-        self.argv, self.env = argv, env
 
 
 # Frames on the control channel (fd 0 in, fd 1 out) -------------------------------------------
@@ -141,22 +134,28 @@ def remove(path: str) -> None:
 def wipe() -> bool:
     """Empty the work dirs and remove System V IPC objects; False if anything is left (the host then
     replaces the sandbox)."""
-    roots = [root for root in WORK_DIRS if os.path.isdir(root)]
     try:
-        for root in roots:
-            with os.scandir(root) as entries:
+        for root in WORK_DIRS:
+            used = False
+            with contextlib.suppress(FileNotFoundError), os.scandir(root) as entries:
                 for entry in entries:
                     remove(entry.path)
+                    used = True
+            if used and os.listdir(root):
+                return False
     except (OSError, RecursionError):
         return False
-    return all(not os.listdir(root) for root in roots) and remove_ipc()
+    return remove_ipc()
 
 
 def remove_ipc() -> bool:
     """Shared memory segments, semaphore sets and message queues outlive the processes that made
     them (the IPC namespace is the warm sandbox's, not the run's): remove every one we may."""
-    for kind in SYSV_IPC:
-        for ident in ipc_ids(kind):
+    left = {kind: ipc_ids(kind) for kind in SYSV_IPC}
+    if not any(left.values()):
+        return True
+    for kind, idents in left.items():
+        for ident in idents:
             if kind == "sem":
                 LIBC.semctl(ident, 0, IPC_RMID)
             else:
@@ -218,7 +217,7 @@ def start_program(run: dict[str, Any], env: dict[str, str]) -> tuple[int, int, i
             os.chdir("/box")
         except OSError:
             os._exit(126)
-        raise BecomeProgram(list(run["argv"]), env)
+        os._exit(run_program(list(run["argv"]), env))
     for fd in (stdin_r, stdout_w, stderr_w):
         os.close(fd)
     return pid, stdin_w, stdout_r, stderr_r
@@ -401,6 +400,7 @@ def zygote(run_uid: int | None) -> None:
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # gone with the process that started us
     send({"ready": True})
+    gc.freeze()  # what is here now is never collected: forks do not copy it when a collection runs
     while True:
         pid = os.fork()
         if pid == 0:
@@ -408,12 +408,9 @@ def zygote(run_uid: int | None) -> None:
             LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
             LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
             try:
-                code = serve_session(env)
-            except BecomeProgram:
-                raise
+                os._exit(serve_session(env))
             except BaseException:
                 os._exit(LOST)
-            os._exit(code)
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
         if code == 0:
@@ -550,13 +547,7 @@ def main() -> None:
     for name in WARM_MODULES:
         importlib.import_module(name)
     options = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    try:
-        zygote(options.get("run_uid"))
-        return
-    except BecomeProgram as become:
-        program = become
-    program.__traceback__ = None  # the runner's frames are nothing to the program
-    os._exit(run_program(program.argv, program.env))
+    zygote(options.get("run_uid"))
 
 
 if __name__ == "__main__":

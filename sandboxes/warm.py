@@ -21,7 +21,8 @@ from typing import Any
 
 from sandboxes import common
 from sandboxes.base import RunRequest, RunResult, Status
-from sandboxes.common import Job
+from sandboxes.common import Job, StopRule
+from sandboxes.languages import Language, language
 
 RUNNER_SOURCE = (Path(__file__).parent / "runner.py").read_bytes()
 PYTHON = "/usr/bin/python3"
@@ -149,46 +150,70 @@ class WarmRunner:
 
     def run_job(self, job: Job) -> list[RunResult]:
         """Compile once (if the language needs it), then run each input, all in one session."""
+        runs = [job.request.model_copy(update={"stdin": stdin}) for stdin in job.stdins]
+        files = job.files
+        return self._series(job.spec, runs, [files] * len(runs), job.stop)
+
+    def run_programs(self, requests: list[RunRequest], stop: StopRule | None = None) -> list[RunResult]:
+        """Several programs of one interpreted language, one after another in one session."""
+        spec = language(requests[0].language)
+        files = [{spec.source_name: request.source, **request.files} for request in requests]
+        return self._series(spec, requests, files, stop)
+
+    def _series(
+        self,
+        spec: Language,
+        requests: list[RunRequest],
+        files: list[dict[str, str]],
+        stop: StopRule | None,
+    ) -> list[RunResult]:
         results: list[RunResult] = []
         try:
-            while len(results) < len(job.stdins):
-                if not self._session(job, results):
-                    break
+            while len(results) < len(requests) and self._session(spec, requests, files, stop, results):
+                pass
         except RunnerGone as exc:
             error = RunResult(status=Status.sandbox_error, error=str(exc))
-            results += [error] * (len(job.stdins) - len(results))
+            results += [error] * (len(requests) - len(results))
         return results
 
-    def _session(self, job: Job, results: list[RunResult]) -> bool:
-        """Run the remaining inputs in one session, appending to `results`; False when the series
-        is over (stopped early or a compile failure), True when the session was lost midway."""
-        spec, request = job.spec, job.request
-        files: dict[str, Any] | None = dict(job.files)
+    def _session(
+        self,
+        spec: Language,
+        requests: list[RunRequest],
+        files: list[dict[str, str]],
+        stop: StopRule | None,
+        results: list[RunResult],
+    ) -> bool:
+        """Run the remaining requests in one session, appending to `results`; False when the series
+        is over (run to the end, stopped early, or a compile failure), True when the session was lost
+        midway. Files go to the runner only when they differ from the session's."""
+        held: dict[str, str] | None = None
         if spec.compile is not None:
-            limits = request.model_copy(
+            first = requests[len(results)]
+            limits = first.model_copy(
                 update={
                     "time_limit_s": spec.compile_time_s,
                     "memory_limit_mb": spec.compile_memory_mb,
                     "stdin": "",
                 }
             )
-            answer = self._run(limits, spec.compile, files, save=True, last=False)
-            files = None
+            answer = self._run(limits, spec.compile, files[len(results)], save=True, last=False)
+            held = files[len(results)]
             compiled = self._result(limits, answer)
             if compiled.status != Status.ok:
                 if "exit_code" in answer:
                     self._tell({"end": True})
-                results += [common.compile_failure(compiled)] * (len(job.stdins) - len(results))
+                results += [common.compile_failure(compiled)] * (len(requests) - len(results))
                 return False
-        for index in range(len(results), len(job.stdins)):
-            run = request.model_copy(update={"stdin": job.stdins[index]})
-            last = index == len(job.stdins) - 1
-            answer = self._run(run, spec.run, files, save=False, last=last)
-            files = None
-            results.append(self._result(run, answer))
+        for index in range(len(results), len(requests)):
+            last = index == len(requests) - 1
+            sent = None if files[index] is held else files[index]
+            answer = self._run(requests[index], spec.run, sent, save=False, last=last)
+            held = files[index]
+            results.append(self._result(requests[index], answer))
             if "exit_code" not in answer:  # the supervisor is gone: a fresh session for the rest
                 return True
-            if job.stop is not None and job.stop(index, results[-1]):
+            if stop is not None and stop(index, results[-1]):
                 if not last:
                     self._tell({"end": True})
                 return False

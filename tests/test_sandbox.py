@@ -85,6 +85,33 @@ def test_run_tests_can_stop_early(sandbox: Sandbox) -> None:
     assert [r.status for r in results] == [Status.ok, Status.runtime_error]
 
 
+def test_tests_of_one_submission_do_not_see_each_others_files(sandbox: Sandbox) -> None:
+    """A session restores the submission's files before each test: what a test writes is gone."""
+    if sandbox.name == "docker" and not getattr(sandbox, "runner", True):
+        pytest.skip("the `docker exec` baseline only kills processes between tests; the runner restores files")
+    source = (
+        "import os\nn = input()\nprint(n, sorted(os.listdir('.')), os.listdir('/tmp'), open('data.txt').read())\n"
+        "open('data.txt', 'w').write('changed')\nopen(f'/tmp/{n}', 'w').write(n)\nopen(f'out{n}', 'w').write(n)\n"
+    )
+    results = sandbox.run_tests(RunRequest(source=source, files={"data.txt": "given"}), ["1", "2"])
+    assert [r.stdout for r in results] == [f"{n} ['data.txt', 'main.py'] [] given\n" for n in (1, 2)]
+
+
+def test_run_programs_runs_each_program_on_its_own(sandbox: Sandbox) -> None:
+    programs = [
+        RunRequest(
+            source="open('/tmp/mark', 'w').write('1')\nprint('first', open('a.txt').read())",
+            files={"a.txt": "A"},
+        ),
+        RunRequest(source="import os\nprint('second', os.listdir('/tmp'), sorted(os.listdir('.')))"),
+        RunRequest(source="raise SystemExit(3)"),
+        RunRequest(source="print('never')"),
+    ]
+    results = sandbox.run_programs(programs, stop=lambda index, result: result.status != Status.ok)
+    assert [r.stdout for r in results] == ["first A\n", "second [] ['main.py']\n", ""]
+    assert results[2].status == Status.runtime_error and results[2].exit_code == 3
+
+
 def test_unknown_language_is_a_sandbox_error(sandbox: Sandbox) -> None:
     result = run(sandbox, "x", language="cobol")
     assert result.status == Status.sandbox_error and "unknown language" in result.error

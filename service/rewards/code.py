@@ -159,13 +159,13 @@ def _run_plan(
             for r, want in zip(results, plan.outputs, strict=False)
         ]
     secret = secrets.token_hex(16)
-    results, passes = [], []
-    for program in plan.programs:
-        results.append(sandbox.run(RunRequest(source=program, stdin=secret + "\n", **limits)))
-        passes.append(script_passes(results[-1], secret))
-        if params.early_stop and not passes[-1]:
-            break
-    return results, passes
+
+    def stop_script(index: int, result: RunResult) -> bool:
+        return params.early_stop and not script_passes(result, secret)
+
+    programs = [RunRequest(source=program, stdin=secret + "\n", **limits) for program in plan.programs]
+    results = sandbox.run_programs(programs, stop=stop_script)
+    return results, [script_passes(result, secret) for result in results]
 
 
 def _score_item(item: Item, params: CodeParams, ctx: RewardContext) -> Score:
