@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="Programs running at once; more wait in a queue.",
     )
     sandbox_image: str = Field("referee-sandbox:latest", description="Image of the docker backend.")
+    sandbox_warm: bool = Field(
+        True,
+        description="Keep one warm sandbox per slot (a started runner that forks every run, a long-lived "
+        "runner in each docker container); false: a fresh sandbox (`bwrap`, `docker exec`) per run.",
+    )
 
     rm_model: str | None = Field(
         None, description="Path or name of the verifier model for `cot_rm` (loaded at startup)."

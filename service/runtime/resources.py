@@ -87,7 +87,10 @@ def build_resources(
         resources.sandboxes = SandboxPool(
             settings.sandbox_backend,
             settings.sandbox_concurrency,
-            {"docker": {"image": settings.sandbox_image}},
+            {
+                "local": {"warm": settings.sandbox_warm},
+                "docker": {"image": settings.sandbox_image, "runner": settings.sandbox_warm},
+            },
         )
     if "verifier" in wanted and resources.verifier is None:
         from service.runtime.verifiers import RemoteVerifier, build_verifier

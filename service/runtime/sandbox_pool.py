@@ -36,6 +36,8 @@ class SandboxPool:
             return self._backends[name]
 
     def describe(self) -> dict[str, Any]:
+        warm = self._options.get("local", {}).get("warm", True)
+        peak = "wait4 of the run's own process (ru_maxrss)" if warm or self.default == "local" else None
         isolation = {
             "local": {"memory_limit": "RLIMIT_AS", "syscall_filter": "seccomp-bpf (sandboxes/seccomp.py)"},
             "docker": {
@@ -46,6 +48,8 @@ class SandboxPool:
         return {
             "sandbox_backend": self.default,
             "sandbox_concurrency": self.concurrency,
+            "sandbox_warm": warm,
+            "sandbox_peak_memory": peak,
             **{f"sandbox_{key}": value for key, value in isolation.get(self.default, {}).items()},
         }
 
