@@ -231,8 +231,9 @@ class DockerSandbox(Sandbox):
                         "/dev/shm": "size=16m",
                     },
                     cap_drop=["ALL"],
-                    # Only for the runner (root) to become the sandbox user; 65534 keeps none.
-                    cap_add=["SETUID", "SETGID"] if self.runner else [],
+                    # Only for the runner (root) to act as the sandbox user and kill its processes;
+                    # 65534 keeps none of them.
+                    cap_add=["SETUID", "SETGID", "KILL"] if self.runner else [],
                     security_opt=["no-new-privileges"],
                     environment={"HOME": "/box"},
                     labels={"referee.sandbox": "1", "referee.sandbox.owner": self._owner},

@@ -15,6 +15,7 @@ and without the lock on nested user namespaces, and says so in a warning (`proc_
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import fcntl
@@ -169,7 +170,8 @@ class LocalSandbox(Sandbox):
                 "the container masks /proc: sandboxed programs run without /proc and may create nested "
                 "user namespaces (run the container with `--security-opt systempaths=unconfined` for both)"
             )
-        self.warm = warm
+        # A warm sandbox gives each session its own /proc, which such a container refuses too.
+        self.warm = warm and self.proc_mounted
         # The zygote and the supervisor count against the slot uid's process limit too.
         self._runners = [
             WarmRunner(functools.partial(self._start_runner, self.uids[slot]), MAX_PROCESSES + 2)
@@ -271,10 +273,10 @@ class LocalSandbox(Sandbox):
 
     def _launch_runner(self, uid: int) -> Transport:
         with _LAUNCHED_LOCK:  # registered before the reaper can see it exit
-            seccomp_fd = seccomp.filter_fd()
+            seccomp_fd = seccomp.filter_fd(for_runner=True)
             try:
                 command = [
-                    *self._namespace_args(seccomp_fd),
+                    *self._namespace_args(seccomp_fd, warm=True),
                     "--as-pid-1",
                     "--size",
                     str(TMPFS_BYTES),
@@ -284,7 +286,9 @@ class LocalSandbox(Sandbox):
                     "/",
                     "--chdir",
                     "/box",
-                    *runner_command({}),
+                    *runner_command(
+                        {"namespaces": True, "seccomp": base64.b64encode(seccomp.filter_bpf()).decode()}
+                    ),
                 ]
                 process = subprocess.Popen(
                     command,
@@ -304,9 +308,12 @@ class LocalSandbox(Sandbox):
             _LAUNCHED.add(process.pid)
         return _BwrapRunner(process, uid if self.as_root else None)
 
-    def _namespace_args(self, seccomp_fd: int) -> list[str]:
+    def _namespace_args(self, seccomp_fd: int, warm: bool = False) -> list[str]:
         """What every sandbox gets, cold or warm: namespaces, the root file system, size-capped
-        tmpfs for /tmp and /dev/shm, an empty environment, the seccomp filter."""
+        tmpfs for /tmp and /dev/shm, a read-only /dev, an empty environment, the seccomp filter.
+        A warm one creates the namespaces of each session itself (so no lock on user namespaces:
+        each session's filter forbids new ones)."""
+        locked = self.proc_mounted and not warm
         return [
             self.bwrap,
             "--unshare-user",
@@ -318,7 +325,8 @@ class LocalSandbox(Sandbox):
             "--hostname",
             "sandbox",
             *ROOT_FS,
-            *(("--disable-userns", "--proc", "/proc") if self.proc_mounted else ("--dir", "/proc")),
+            *(("--disable-userns",) if locked else ()),
+            *(("--proc", "/proc") if self.proc_mounted else ("--dir", "/proc")),
             "--dev",
             "/dev",
             "--mqueue",
@@ -327,6 +335,8 @@ class LocalSandbox(Sandbox):
             str(TMPFS_BYTES),
             "--tmpfs",
             "/dev/shm",
+            "--remount-ro",
+            "/dev",
             "--size",
             str(TMPFS_BYTES),
             "--tmpfs",

@@ -2,40 +2,50 @@
 
 Standard library only: the host sends this file's source to `/usr/bin/python3 -I -B` inside the
 sandbox (a bubblewrap namespace or a container) and then talks to it over its stdin/stdout with
-length-prefixed JSON frames. Three kinds of process, so that no run can see or disturb another:
+length-prefixed JSON frames, each answer carrying the id of its request. Three kinds of process, so
+that no run can see or disturb another:
 
-- the **zygote** (PID 1 of the sandbox's pid namespace, or root in a container) never reads a
-  byte of any run: it forks a *supervisor*, waits for it, kills whatever is left and wipes the
-  work dirs, then forks the next supervisor. A run cannot signal it (namespace init, or another
-  uid), so every run starts from the same clean state, and memory of earlier runs is never in it.
-- a **supervisor** serves one session: it reads the session's files and one request per run
-  (a compile step, then each test), starts the program, enforces the wall clock and output caps,
-  kills the program's whole tree, wipes and restores the files, and answers. A program may kill
-  its supervisor; the zygote then answers `{"lost": ...}` for it.
-- the **program**, forked from the supervisor: fresh stdio pipes, rlimits, the run's environment;
-  then `exec` of the command, or, for `/usr/bin/python3 -I -B script.py` (how the runner itself was
-  started), the script run in the already-started interpreter with the standard library imported.
+- the **zygote** never reads a byte of any run. Per session it starts a *supervisor*, waits for it
+  and starts the next. Programs cannot see it: in the local backend each session is cloned into
+  new user, pid, mount and IPC namespaces (the zygote is outside them); in a container it runs as
+  root and programs as 65534. So every session starts from the same clean state.
+- a **supervisor** serves one session (one submission): it reads the files and one request per run
+  (a compile step, then each test), forks the program, enforces the wall clock and output caps,
+  kills the run's whole tree, wipes and restores the files, and answers. In the local backend it is
+  the session's PID 1 (programs cannot stop or kill it), drops its capabilities and installs the
+  full seccomp filter before it reads anything. If it dies anyway, the zygote answers `lost` for
+  the request it was serving and wipes what is left.
+- the **program**, forked from the supervisor: fresh stdio pipes, rlimits, default signal handlers,
+  the run's environment; then `exec` of the command, or, for `/usr/bin/python3 -I -B script.py`
+  (how the runner itself was started), the script run in the already-started interpreter.
 
 Runs of one session share the supervisor, so a test could find earlier tests' inputs of the same
-submission in its inherited memory; never another submission's.
+submission in its inherited memory; never another submission's. Runs of one runner share the hash
+seed of `str` (set once per interpreter).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import importlib
 import io
 import json
+import mmap
 import os
+import platform
 import resource
 import select
 import signal
 import struct
 import sys
 import time
+import traceback
 import types
+from collections.abc import Iterator
 from typing import Any
 
 # Imported once, so that programs start with them warm. Never `random` (its state would be shared by
@@ -58,11 +68,17 @@ WORK_DIRS = ("/box", "/tmp", "/dev/shm", "/dev/mqueue")  # POSIX message queues 
 SYSV_IPC = ("shm", "sem", "msg")
 IPC_RMID = 0
 HEADER = struct.Struct(">I")
+SERVING = struct.Struct("q")
 MAX_FRAME = 1 << 30
-CLOSED, DIRTY, LOST = 10, 11, 12  # a supervisor's exit statuses besides 0
+CLOSED, DIRTY, LOST, SETUP_FAILED = 10, 11, 12, 13  # a supervisor's exit statuses besides 0
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 PR_SET_CHILD_SUBREAPER = 36
+SESSION_NAMESPACES = 0x10000000 | 0x20000000 | 0x00020000 | 0x08000000  # user, pid, mount, IPC
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x4000, 0x40000, 0x2, 0x4, 0x8
 LIBC = ctypes.CDLL(None, use_errno=True)
 
 
@@ -92,19 +108,79 @@ def receive() -> dict[str, Any] | None:
 
 
 def send(message: dict[str, Any]) -> None:
-    data = json.dumps(message).encode()
+    data = json.dumps(message, ensure_ascii=False).encode(errors="replace")
     view = memoryview(HEADER.pack(len(data)) + data)
     while view:
         view = view[os.write(1, view) :]
+
+
+# A session's confinement (local backend) ---------------------------------------------------------
+
+
+def clone_session() -> int:
+    """fork(), with the child in new user, pid, mount and IPC namespaces: the first process of its pid
+    namespace. A raw clone, because unshare() of a pid namespace works once per process."""
+    number = SYS_CLONE.get(platform.machine())
+    if number is None:
+        raise OSError(f"no clone system call number known for {platform.machine()}")
+    LIBC.syscall.restype = ctypes.c_long
+    pid = LIBC.syscall(number, SESSION_NAMESPACES | signal.SIGCHLD, 0, 0, 0, 0)
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "clone of a session failed")
+    if pid == 0:
+        ctypes.pythonapi.PyOS_AfterFork_Child()
+    return int(pid)
+
+
+def enter_namespaces(uid: int, gid: int) -> None:
+    """Map our own uid and gid into the new user namespace and mount the session's own /proc."""
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as table:
+            table.write(text)
+    if LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "cannot make the mounts private")
+    if LIBC.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
+        raise OSError(ctypes.get_errno(), "cannot mount the session's /proc")
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities() -> None:
+    """The capabilities a new user namespace gives its first process: none of them for the runs."""
+    if LIBC.capset(ctypes.byref(CapHeader(0x20080522, 0)), (CapData * 2)()) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_filter(bpf: bytes) -> None:
+    """The full seccomp filter (built by libseccomp on the host), for this process and its children."""
+    program = ctypes.create_string_buffer(bpf, len(bpf))
+    fprog = SockFprog(len(bpf) // 8, ctypes.cast(program, ctypes.c_void_p))
+    if LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "no_new_privs failed")
+    if LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
 # Cleaning up ---------------------------------------------------------------------------------
 
 
 def kill_everything_else() -> dict[int, tuple[int, Any]]:
-    """SIGKILL every process this one may signal except itself and the namespace's init, and reap
-    what comes back to us (we are a subreaper) until we have no child left. Returns the reaped
-    (pid -> wait status, rusage)."""
+    """SIGKILL every process this one may signal except itself and its namespace's init, and reap
+    what comes back to us until we have no child left. Returns the reaped (pid -> status, rusage)."""
     reaped: dict[int, tuple[int, Any]] = {}
     while True:
         with contextlib.suppress(ProcessLookupError):
@@ -116,19 +192,93 @@ def kill_everything_else() -> dict[int, tuple[int, Any]]:
         reaped[pid] = (status, usage)
 
 
-def remove(path: str) -> None:
+def reap_all() -> dict[int, tuple[int, Any]]:
+    reaped: dict[int, tuple[int, Any]] = {}
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, 0)
+        except ChildProcessError:
+            return reaped
+        reaped[pid] = (status, usage)
+
+
+def drop_to(uid: int | None) -> None:
+    """Become the runs' user for good (in a container, where the runner is root)."""
+    if uid is not None and os.getuid() != uid:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+
+
+@contextlib.contextmanager
+def as_user(uid: int | None) -> Iterator[None]:
+    """File work as the runs' user, so they own what they may change; only the effective ids move,
+    so a program can still not signal us (its uid matches neither our real nor our saved uid)."""
+    if uid is None:
+        yield
+        return
+    os.setegid(uid)
+    os.seteuid(uid)
     try:
-        os.unlink(path)
-        return
-    except IsADirectoryError:
-        pass
-    except FileNotFoundError:
-        return
-    os.chmod(path, 0o700)  # a program may have left a directory unreadable
-    with os.scandir(path) as entries:
-        for entry in entries:
-            remove(entry.path)
-    os.rmdir(path)
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def end_run(run_uid: int | None) -> dict[int, tuple[int, Any]]:
+    """Kill what is left of a run and reap it all: returns the reaped (pid -> status, rusage)."""
+    if run_uid is None:  # the session's PID 1: kill(-1) reaches exactly the run's processes
+        return kill_everything_else()
+    kill_all_of(run_uid)
+    return reap_all()  # we are a subreaper: the whole tree comes back to us
+
+
+def kill_all_of(uid: int) -> None:
+    """In a container, as root with CAP_KILL: SIGKILL every process of the runs' uid until none is
+    left (without forking: a fork bomb may have used up the container's pids)."""
+    for _ in range(10_000):
+        alive = live_processes_of(uid)
+        if not alive:
+            return
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def clean_up_after(run_uid: int | None) -> bool:
+    """After a supervisor died: kill what is left, reap it, and let a helper of the runs' uid empty
+    the dirs (in the local backend the session's namespaces died with it)."""
+    if run_uid is not None:
+        kill_all_of(run_uid)
+    reap_all()
+    helper = os.fork()
+    if helper == 0:
+        try:
+            drop_to(run_uid)
+            os._exit(0 if wipe() else 1)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(helper, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def live_processes_of(uid: int) -> list[int]:
+    """Other processes of `uid` that are not zombies (the namespace's init excluded)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in (1, os.getpid()):
+            continue
+        try:
+            with open(f"/proc/{name}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").lstrip().startswith(
+            "Z"
+        ):
+            found.append(int(name))
+    return found
 
 
 def wipe() -> bool:
@@ -146,6 +296,21 @@ def wipe() -> bool:
     except (OSError, RecursionError):
         return False
     return remove_ipc()
+
+
+def remove(path: str) -> None:
+    try:
+        os.unlink(path)
+        return
+    except IsADirectoryError:
+        pass
+    except FileNotFoundError:
+        return
+    os.chmod(path, 0o700)  # a program may have left a directory unreadable
+    with os.scandir(path) as entries:
+        for entry in entries:
+            remove(entry.path)
+    os.rmdir(path)
 
 
 def remove_ipc() -> bool:
@@ -194,33 +359,32 @@ def restore(files: dict[str, tuple[int, bytes]]) -> None:
 # One run ---------------------------------------------------------------------------------------
 
 
-def start_program(run: dict[str, Any], env: dict[str, str]) -> tuple[int, int, int, int]:
+def start_program(run: dict[str, Any], session: Session) -> tuple[int, int, int, int]:
     """Fork the program; returns (pid, stdin fd, stdout fd, stderr fd) of the supervisor's side."""
     stdin_r, stdin_w = os.pipe()
     stdout_r, stdout_w = os.pipe()
     stderr_r, stderr_w = os.pipe()
     pid = os.fork()
-    if pid == 0:
-        try:
-            os.dup2(stdin_r, 0)
-            os.dup2(stdout_w, 1)
-            os.dup2(stderr_w, 2)
-            os.closerange(3, 65536)
-            os.setsid()
-            LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # only the supervisor hides its fds
-            with open("/proc/self/oom_score_adj", "w") as adj:  # the program dies first on OOM
-                adj.write("1000")
-        except OSError:
-            pass
-        try:
-            set_limits(run)
-            os.chdir("/box")
-        except OSError:
-            os._exit(126)
-        os._exit(run_program(list(run["argv"]), env))
-    for fd in (stdin_r, stdout_w, stderr_w):
-        os.close(fd)
-    return pid, stdin_w, stdout_r, stderr_r
+    if pid != 0:
+        for fd in (stdin_r, stdout_w, stderr_w):
+            os.close(fd)
+        return pid, stdin_w, stdout_r, stderr_r
+    try:
+        os.dup2(stdin_r, 0)
+        os.dup2(stdout_w, 1)
+        os.dup2(stderr_w, 2)
+        os.closerange(3, 65536)
+        os.setsid()
+        session.serving.close()  # the program must not write the zygote's word
+        drop_to(session.run_uid)
+        LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # only the runner hides its fds
+        with open("/proc/self/oom_score_adj", "w") as adj:  # the program dies first on OOM
+            adj.write("1000")
+        set_limits(run)
+        os.chdir("/box")
+    except (OSError, ValueError):
+        os._exit(126)
+    os._exit(run_program(list(run["argv"]), session.env))
 
 
 RLIMITS = {
@@ -239,32 +403,25 @@ def set_limits(run: dict[str, Any]) -> None:
         resource.setrlimit(RLIMITS[name], (value, value))
 
 
-def supervise(run: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+def supervise(run: dict[str, Any], session: Session) -> dict[str, Any]:
     """Run one program to its end, its time limit or its output cap; then kill its whole tree."""
     started = time.monotonic()
-    pid, stdin_fd, stdout_fd, stderr_fd = start_program(run, env)
+    pid, stdin_fd, stdout_fd, stderr_fd = start_program(run, session)
     deadline = started + float(run["time_limit_s"])
-    streams = {
-        stdout_fd: Capped(int(run["output_limit_bytes"])),
-        stderr_fd: Capped(int(run["output_limit_bytes"])),
-    }
+    cap = int(run["output_limit_bytes"])
+    streams = {stdout_fd: Capped(cap), stderr_fd: Capped(cap)}
     for fd in streams:
         os.set_blocking(fd, False)
     feeder = Feeder(stdin_fd, str(run.get("stdin", "")).encode())
     exited = exit_watch(pid)
-    timed_out = False
     exit: tuple[int, Any] | None = None
-    while exit is None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
+    while exit is None and time.monotonic() < deadline:
         readable = [fd for fd, stream in streams.items() if stream.open]
         if exited is not None:
             readable.append(exited)
-        ready, writable, _ = select.select(
-            readable, feeder.waiting(), [], min(left, 0.005 if exited is None else left)
-        )
+        left = deadline - time.monotonic()
+        poll = max(0.0, left if exited is not None else min(left, 0.005))  # no pidfd: poll the exit
+        ready, writable, _ = select.select(readable, feeder.waiting(), [], poll)
         for fd in ready:
             if fd in streams:
                 streams[fd].read_from(fd)
@@ -276,7 +433,8 @@ def supervise(run: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         if done:
             exit = (status, usage)
     wall = time.monotonic() - started
-    reaped = kill_everything_else()  # background processes die with the run; a timeout ends here
+    timed_out = wall >= float(run["time_limit_s"])  # also when the exit came after the deadline
+    reaped = end_run(session.run_uid)  # background processes die with the run; a timeout ends here
     exit = exit or reaped.get(pid)
     for fd, stream in streams.items():
         while stream.open and not stream.truncated:
@@ -360,10 +518,24 @@ class Feeder:
 # The session loop (supervisor) and the zygote ----------------------------------------------------
 
 
-def serve_session(env: dict[str, str]) -> int:
+@dataclasses.dataclass
+class Session:
+    """What a supervisor knows besides the requests: the runs' environment and user (in a container),
+    and the shared word where it keeps the id of the request it is serving (-1: none) for the zygote."""
+
+    env: dict[str, str]
+    run_uid: int | None
+    serving: mmap.mmap
+
+    def mark(self, request_id: int) -> None:
+        self.serving[:8] = SERVING.pack(request_id)
+
+
+def serve_session(session: Session) -> int:
     """Answer one request per run until the session's `last` run (or `end`); the first request
     brings the session's files, and a `save` run (the compile step) replaces them by its results.
-    Returns the supervisor's exit status: 0, or CLOSED when the host closed the channel."""
+    Returns the exit status: 0, DIRTY, or CLOSED when the host closed the channel."""
+    run_uid = session.run_uid
     files: dict[str, tuple[int, bytes]] = {}
     first = True
     while True:
@@ -371,91 +543,88 @@ def serve_session(env: dict[str, str]) -> int:
         if request is None:
             return CLOSED
         if request.get("end"):
-            return 0 if first or wipe() else DIRTY
+            with as_user(run_uid):
+                return 0 if first or wipe() else DIRTY
+        session.mark(request["id"])
         if "files" in request:
             files = {
                 os.path.join("/box", name): (0o644, text.encode()) for name, text in request["files"].items()
             }
-        if not first and not wipe():  # the zygote left the dirs empty for the first run
-            send({"dirty": True, "error": "could not empty the work dirs"})
-            return DIRTY
+        with as_user(run_uid):
+            if not first and not wipe():  # the zygote left the dirs empty for the first run
+                send({"id": request["id"], "dirty": True, "error": "could not empty the work dirs"})
+                return DIRTY
+            restore(files)
         first = False
-        restore(files)
-        result = supervise(request["run"], env)
-        if request.get("save") and result["exit_code"] == 0:
-            files = snapshot()
+        result = supervise(request["run"], session)
         last = bool(request.get("last"))
+        with as_user(run_uid):
+            if request.get("save") and result["exit_code"] == 0:
+                files = snapshot()
+            if last:
+                result["dirty"] = not wipe()
+        result["id"] = request["id"]
         del request
-        if last:
-            result["dirty"] = not wipe()
         send(result)
+        session.mark(-1)
         if last:
             return 0
 
 
-def zygote(run_uid: int | None) -> None:
-    """Fork one supervisor per session until the host closes the channel (or a wipe fails)."""
-    env = dict(os.environ)
-    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the same uid reads our fds via /proc
+def start_session(options: dict[str, Any], session: Session, uid: int, gid: int) -> int:
+    """Start a supervisor; returns its pid."""
+    session.mark(-1)
+    pid = clone_session() if options.get("namespaces") else os.fork()
+    if pid != 0:
+        return pid
+    try:
+        if options.get("namespaces"):  # the local backend: the session's own namespaces and filter
+            LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # our /proc files are ours again, to write the maps
+            enter_namespaces(uid, gid)
+            drop_capabilities()
+        if options.get("seccomp"):
+            install_filter(base64.b64decode(options["seccomp"]))
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the same uid reads our fds via /proc
+        LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(SETUP_FAILED)
+    try:
+        os._exit(serve_session(session))
+    except BaseException:
+        os._exit(LOST)
+
+
+def zygote(options: dict[str, Any]) -> None:
+    """Start one supervisor per session until the host closes the channel (or cleaning fails)."""
+    uid, gid = os.getuid(), os.getgid()
+    run_uid = options.get("run_uid")
+    session = Session(dict(os.environ), run_uid, mmap.mmap(-1, SERVING.size))
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # gone with the process that started us
     send({"ready": True})
     gc.freeze()  # what is here now is never collected: forks do not copy it when a collection runs
     while True:
-        pid = os.fork()
-        if pid == 0:
-            drop_to(run_uid)
-            LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-            LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-            try:
-                os._exit(serve_session(env))
-            except BaseException:
-                os._exit(LOST)
+        pid = start_session(options, session, uid, gid)
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
+        (serving,) = SERVING.unpack(session.serving[:8])
         if code == 0:
             reap_all()
             continue
-        if code == CLOSED:
+        if code in (CLOSED, SETUP_FAILED):  # the host reads why on our stderr
             return
-        clean = clean_up(run_uid)
-        if code != DIRTY:  # killed, or failed, while a run was pending: answer for it
-            send({"lost": "the program killed its supervisor", "dirty": not clean})
+        clean = clean_up_after(run_uid)
+        if serving != -1:  # it died while serving a request: answer for it
+            send({"id": serving, "lost": "the program stopped its supervisor", "dirty": not clean})
         if not clean:
             return
 
 
-def reap_all() -> None:
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
-
-
-def drop_to(uid: int | None) -> None:
-    if uid is not None and os.getuid() != uid:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-
-
-def clean_up(run_uid: int | None) -> bool:
-    """After a lost supervisor: a helper of the runs' uid kills what is left and wipes the dirs."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            drop_to(run_uid)
-            kill_everything_else()
-            os._exit(0 if wipe() else 1)
-        except BaseException:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    reap_all()
-    return os.waitstatus_to_exitcode(status) == 0
-
-
-# The program, at the top level -------------------------------------------------------------------
+# The program --------------------------------------------------------------------------------------
 
 
 def run_program(argv: list[str], env: dict[str, str]) -> int:
@@ -463,19 +632,21 @@ def run_program(argv: list[str], env: dict[str, str]) -> int:
     os.environ.clear()
     os.environ.update(env)
     if not is_inline_python(argv):
+        for number in (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):  # as a fresh process has them
+            signal.signal(number, signal.SIG_DFL)
         try:
             os.execve(argv[0], argv, env)
         except OSError as exc:
             os.write(2, f"cannot execute {argv[0]}: {exc.strerror}\n".encode())
             return 127
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     script = os.path.abspath(argv[3])
     rebind_stdio()
     sys.argv = [argv[3], *argv[4:]]
     main = types.ModuleType("__main__")
     main.__dict__.update(__file__=script, __cached__=None, __builtins__=__builtins__)
     sys.modules["__main__"] = main
-    if "random" in sys.modules:
-        sys.modules["random"].seed()
+    interrupted = False
     try:
         with open(script, "rb") as handle:
             code = compile(handle.read(), script, "exec")
@@ -488,14 +659,19 @@ def run_program(argv: list[str], env: dict[str, str]) -> int:
         while tb is not None and tb.tb_frame.f_code.co_filename != script:
             tb = tb.tb_next  # the traceback starts at the script, as `python3 script.py` prints it
         sys.excepthook(type(error), error.with_traceback(tb), tb)
-        status = 130 if isinstance(error, KeyboardInterrupt) else 1
-    return shut_down(status, main)
+        status, interrupted = 1, isinstance(error, KeyboardInterrupt)
+    status = shut_down(status, main)
+    if interrupted:  # as CPython ends after an uncaught KeyboardInterrupt: killed by SIGINT
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return status
 
 
 def shut_down(status: int, main: types.ModuleType) -> int:
     """What the interpreter's exit does that a program can observe: wait for its non-daemon
-    threads, run its atexit functions, release its objects (their `__del__` flush unclosed files),
-    flush stdout and stderr. The teardown of every module (~12 ms, most of a short run) is skipped."""
+    threads, run its atexit functions, release the objects of `__main__` (their `__del__` flush
+    unclosed files), flush stdout and stderr. Skipped: the teardown of every other module and the
+    final collection (~12 ms, most of a short run)."""
     threading = sys.modules.get("threading")
     if threading is not None:
         getattr(threading, "_shutdown", lambda: None)()
@@ -503,9 +679,11 @@ def shut_down(status: int, main: types.ModuleType) -> int:
     atexit._run_exitfuncs()
     main.__dict__.clear()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or getattr(stream, "closed", True):
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except Exception:
             status = 120  # as the interpreter exits when it cannot flush
     return status
 
@@ -538,6 +716,7 @@ def rebind_stdio() -> None:
             encoding=original.encoding,
             errors=original.errors,
             line_buffering=original.line_buffering,
+            newline="\n",
         )
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
@@ -546,8 +725,7 @@ def rebind_stdio() -> None:
 def main() -> None:
     for name in WARM_MODULES:
         importlib.import_module(name)
-    options = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    zygote(options.get("run_uid"))
+    zygote(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
 
 
 if __name__ == "__main__":

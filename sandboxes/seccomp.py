@@ -83,7 +83,13 @@ ALLOWED_PERSONA = 0x0008 | 0x20000
 off ASLR) is denied, and so is the 0xffffffff query, which sets every bit."""
 
 
-def build_filter() -> Any:
+RUNNER_NEEDS = ("mount",)
+"""What the warm runner does itself, outside the programs: it clones each session into new user, pid
+and mount namespaces and mounts that session's /proc. The runner's own filter (`for_runner`) allows
+these; each session installs the full filter before it reads a request, so programs never can."""
+
+
+def build_filter(for_runner: bool = False) -> Any:
     """The filter as a libseccomp object (`pyseccomp.SyscallFilter`)."""
     import pyseccomp as seccomp
 
@@ -91,8 +97,9 @@ def build_filter() -> Any:
     rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     rules.set_attr(seccomp.Attr.ACT_BADARCH, deny)
     for name in DENIED:
-        rules.add_rule(deny, name)
-    for flag in NAMESPACE_FLAGS.values():
+        if not (for_runner and name in RUNNER_NEEDS):
+            rules.add_rule(deny, name)
+    for flag in NAMESPACE_FLAGS.values() if not for_runner else ():
         rules.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     # clone3 passes its flags in memory a filter cannot read. ENOSYS (not EPERM) makes libc fall
     # back to clone, whose flags the rules above do see: Docker's profile does the same.
@@ -104,21 +111,21 @@ def build_filter() -> Any:
 
 
 @cache
-def filter_bpf() -> bytes:
+def filter_bpf(for_runner: bool = False) -> bytes:
     """The filter as a BPF program, built once per process."""
     read, write = os.pipe()
     with os.fdopen(read, "rb") as source:
         with os.fdopen(write, "wb") as out:  # a few KiB: fits the pipe's buffer
-            build_filter().export_bpf(out)
+            build_filter(for_runner).export_bpf(out)
         return source.read()
 
 
-def filter_fd() -> int:
+def filter_fd(for_runner: bool = False) -> int:
     """A fresh, sealed in-memory file holding the filter, for one bwrap `--seccomp FD` (the caller
     closes it). Nothing on disk that a tmp cleaner could delete or another user replace."""
     fd = os.memfd_create("referee-seccomp", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        os.write(fd, filter_bpf())
+        os.write(fd, filter_bpf(for_runner))
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
         os.lseek(fd, 0, os.SEEK_SET)
     except BaseException:

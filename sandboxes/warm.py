@@ -13,6 +13,7 @@ import json
 import queue
 import struct
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class WarmRunner:
         self._transport: Transport | None = None
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._gone = threading.Event()
+        self._last_id = 0
 
     # The stream -------------------------------------------------------------------------------
 
@@ -117,16 +119,26 @@ class WarmRunner:
         return transport
 
     def _ask(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send a request and wait for the answer with its id (an answer to an earlier request that
+        was given up on is dropped)."""
         transport = self._connect()
+        self._last_id += 1
+        message = {**message, "id": self._last_id}
         data = json.dumps(message).encode()
+        deadline = time.monotonic() + timeout
+        answer: dict[str, Any] | None = None
         try:
             transport.write(HEADER.pack(len(data)) + data)
-            answer = self._messages.get(timeout=timeout)
+            while answer is None or answer.get("id") != self._last_id:
+                answer = self._messages.get(timeout=max(0.0, deadline - time.monotonic()))
+                if answer is None:
+                    break
         except (OSError, queue.Empty):
             answer = None
         if answer is None:
+            detail = transport.diagnostics()[-2000:]
             self.reset()
-            raise RunnerGone("the warm sandbox stopped answering")
+            raise RunnerGone(f"the warm sandbox stopped answering{': ' + detail if detail else ''}")
         if answer.get("dirty"):
             self.reset()  # answered, but could not clean up: replace it before the next run
         return answer
@@ -174,6 +186,9 @@ class WarmRunner:
         except RunnerGone as exc:
             error = RunResult(status=Status.sandbox_error, error=str(exc))
             results += [error] * (len(requests) - len(results))
+        except BaseException:  # e.g. a stop rule that raised: never leave a session open
+            self.reset()
+            raise
         return results
 
     def _session(
