@@ -57,6 +57,24 @@ def test_memory_limit(sandbox: Sandbox) -> None:
     assert fits.status == Status.ok
 
 
+def test_peak_memory_is_the_runs_own(sandbox: Sandbox) -> None:
+    """Measured from wait4 of the run's own process where the backend can (warm paths): a program
+    that touches 200 MiB peaks above it, a trivial one far below; never the service's memory."""
+    if sandbox.name == "local" and not getattr(sandbox, "warm", True) or not getattr(sandbox, "runner", True):
+        pytest.skip("the cold paths do not measure peak memory (null)")
+    big = run(sandbox, "x = bytearray(200 * 1024 * 1024)\nprint(len(x))", memory_limit_mb=512)
+    small = run(sandbox, "print(1)")
+    assert big.status == Status.ok and 200 <= big.peak_memory_mb < 260, big.peak_memory_mb
+    assert small.peak_memory_mb is not None and small.peak_memory_mb < 40
+    cpp = sandbox.run(
+        RunRequest(
+            language="cpp",
+            source="#include <vector>\nint main(){std::vector<char> v(100 << 20, 1); return v[7] - 1;}",
+        )
+    )
+    assert cpp.status == Status.ok and 100 <= cpp.peak_memory_mb < 160, cpp.peak_memory_mb
+
+
 def test_output_cap(sandbox: Sandbox) -> None:
     result = run(sandbox, "print('x' * 10_000_000)", output_limit_bytes=4096)
     assert result.status == Status.output_limit and result.stdout_truncated and len(result.stdout) == 4096
@@ -88,10 +106,14 @@ def test_run_tests_can_stop_early(sandbox: Sandbox) -> None:
 def test_tests_of_one_submission_do_not_see_each_others_files(sandbox: Sandbox) -> None:
     """A session restores the submission's files before each test: what a test writes is gone."""
     if sandbox.name == "docker" and not getattr(sandbox, "runner", True):
-        pytest.skip("the `docker exec` baseline only kills processes between tests; the runner restores files")
+        pytest.skip(
+            "the `docker exec` baseline only kills processes between tests; the runner restores files"
+        )
     source = (
-        "import os\nn = input()\nprint(n, sorted(os.listdir('.')), os.listdir('/tmp'), open('data.txt').read())\n"
-        "open('data.txt', 'w').write('changed')\nopen(f'/tmp/{n}', 'w').write(n)\nopen(f'out{n}', 'w').write(n)\n"
+        "import os\nn = input()\n"
+        "print(n, sorted(os.listdir('.')), os.listdir('/tmp'), open('data.txt').read())\n"
+        "open('data.txt', 'w').write('changed')\n"
+        "open(f'/tmp/{n}', 'w').write(n)\nopen(f'out{n}', 'w').write(n)\n"
     )
     results = sandbox.run_tests(RunRequest(source=source, files={"data.txt": "given"}), ["1", "2"])
     assert [r.stdout for r in results] == [f"{n} ['data.txt', 'main.py'] [] given\n" for n in (1, 2)]

@@ -146,4 +146,5 @@ def test_the_catalog_says_how_runs_are_confined(live_server: str) -> None:
     rewards = {r["name"]: r for r in httpx.get(f"{live_server}/v1/rewards", timeout=30).json()["rewards"]}
     info = rewards["code"]["info"]
     assert info["sandbox_backend"] == "local" and info["sandbox_memory_limit"] == "RLIMIT_AS"
+    assert info["sandbox_warm"] is True and info["sandbox_peak_memory"].startswith("wait4")
     assert info["sandbox_syscall_filter"].startswith("seccomp-bpf")
