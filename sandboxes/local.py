@@ -37,6 +37,7 @@ from typing import IO, Any
 from sandboxes import common, seccomp
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.common import CappedReader, Job, Sandbox, SandboxUnavailable, Slots
+from sandboxes.runner import processes_of
 from sandboxes.warm import RunnerGone, Transport, WarmRunner, runner_command
 
 FIRST_UID = 61000  # runs use uids from FIRST_UID on when the service is root
@@ -83,32 +84,13 @@ def find_bwrap() -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
-def _processes_of(uid: int) -> tuple[list[int], int]:
-    """(live pids, number of zombies) of the processes whose real uid is `uid` (read from `status`:
-    a non-dumpable process's /proc directory belongs to root whatever its uid)."""
-    alive, zombies = [], 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"{entry.path}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except OSError:
-            continue
-        if int(fields.get("Uid", "-1").split()[0]) != uid:
-            continue
-        if fields.get("State", "").split()[:1] == ["Z"]:
-            zombies += 1
-        else:
-            alive.append(int(entry.name))
-    return alive, zombies
-
-
 def _sweep_uid(uid: int) -> None:
     """Kill every process of `uid` and collect the remains: nothing of a run outlives it."""
     for _ in range(40):
         _reap_orphans()
-        alive, zombies = _processes_of(uid)
+        found = processes_of(uid)
+        alive = [pid for pid, zombie in found if not zombie]
+        zombies = len(found) - len(alive)
         for pid in alive:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)

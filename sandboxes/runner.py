@@ -263,22 +263,26 @@ def clean_up_after(run_uid: int | None) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def live_processes_of(uid: int) -> list[int]:
-    """Other processes of `uid` that are not zombies (the namespace's init excluded)."""
+def processes_of(uid: int) -> list[tuple[int, bool]]:
+    """(pid, is a zombie) of the processes whose real uid is `uid`, read from `status` (a
+    non-dumpable process's /proc directory belongs to root whatever its uid)."""
     found = []
     for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) in (1, os.getpid()):
+        if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/status") as status:
                 fields = dict(line.split(":", 1) for line in status if ":" in line)
         except OSError:
             continue
-        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").lstrip().startswith(
-            "Z"
-        ):
-            found.append(int(name))
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            found.append((int(name), fields.get("State", "").split()[:1] == ["Z"]))
     return found
+
+
+def live_processes_of(uid: int) -> list[int]:
+    """Other processes of `uid` that are not zombies (the namespace's init excluded)."""
+    return [pid for pid, zombie in processes_of(uid) if not zombie and pid not in (1, os.getpid())]
 
 
 def wipe() -> bool:
