@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-test install-peers system-deps grader-packages serve test test-peers lint demo demo-agent sandbox-image api-image clean
+.PHONY: ui-vendor install install-test install-peers system-deps grader-packages serve test test-peers lint demo demo-agent sandbox-image api-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,11 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[server,docker]"
 
 # Debian packages the tests use: g++ for C++ submissions, bubblewrap, libseccomp2, python3 and prlimit (util-linux) for
-# the local sandbox.
+# the local sandbox; postgresql (a real server for the inspector's store tests) and chromium + chromium-driver (the
+# inspector's page in a headless browser).
 system-deps: $(BIN)/python
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 g++ bubblewrap libseccomp2 procps python3 util-linux >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 g++ bubblewrap libseccomp2 procps python3 util-linux postgresql chromium chromium-driver >/dev/null; \
 	else echo "not root or no apt-get: install g++ and bubblewrap yourself if missing"; fi
 	@$(MAKE) --no-print-directory grader-packages
 
@@ -33,6 +34,13 @@ grader-packages: $(BIN)/python
 			--python-version "$$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
 			"rapidfuzz>=3.9" "numpy>=1.24"; \
 	else echo "cannot write $(GRADER_PACKAGES): python graders will import the standard library only"; fi
+
+# The inspector's chart library, from the npm registry, into the package (shipped in the wheel; no CDN at run time).
+UPLOT ?= 1.6.32
+ui-vendor:
+	cd $$(mktemp -d) && npm pack --silent uplot@$(UPLOT) && tar xzf uplot-$(UPLOT).tgz && \
+		cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css $(CURDIR)/service/inspector/static/vendor/ && \
+		cp package/LICENSE $(CURDIR)/service/inspector/static/vendor/LICENSE-uPlot
 
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet "$(TORCH)"

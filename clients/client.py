@@ -114,6 +114,8 @@ def _body(
     profile: str | None,
     params: Mapping[str, Any] | None,
     turns: Mapping[str, Any] | None = None,
+    step: int | None = None,
+    run: str | None = None,
 ) -> dict[str, Any]:
     if (rewards is None) == (profile is None):
         raise ValueError("give exactly one of `rewards` or `profile`")
@@ -121,6 +123,10 @@ def _body(
     body["rewards" if rewards is not None else "profile"] = dict(rewards) if rewards is not None else profile
     if turns is not None:
         body["turns"] = dict(turns)
+    if step is not None:
+        body["step"] = step
+    if run is not None:
+        body["run"] = run
     return body
 
 
@@ -203,9 +209,11 @@ class _ClientBase:
         backoff_s: float = 0.25,
         max_batch_items: int = 4096,
         transport: Any = None,
+        run: str | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("REFEREE_URL") or DEFAULT_URL).rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("REFEREE_API_KEY")
+        self.run = run if run is not None else os.environ.get("REFEREE_RUN")
         self.timeout = timeout
         self.max_retries = (
             max_retries
@@ -232,7 +240,11 @@ class _ClientBase:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        """The API key, and the run name the reward inspector files this client's batches under."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        if self.run:
+            headers["X-Referee-Run"] = self.run
+        return headers
 
     def delay(self, attempt: int) -> float:
         return min(MAX_BACKOFF_S, self.backoff_s * (2**attempt)) * (0.5 + random.random())
@@ -308,11 +320,14 @@ class RefereeClient(_ClientBase):
         profile: str | None = None,
         params: Mapping[str, Any] | None = None,
         turns: Mapping[str, Any] | None = None,
+        step: int | None = None,
+        run: str | None = None,
     ) -> RewardResponse:
         """Score items (dicts with `completion`, `answer`, `prompt`, ...); large batches are split.
-        `turns={"gamma": 1.0}` asks for per-turn credit of trajectories."""
+        `turns={"gamma": 1.0}` asks for per-turn credit of trajectories; `step` (and `run`, else the
+        client's) file the batch in the reward inspector."""
         parts = [
-            self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params, turns))
+            self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params, turns, step, run))
             for chunk in _chunks(items, self.max_batch_items)
         ]
         return _merge(parts) if parts else RewardResponse(results=[], elapsed_ms=0.0)
@@ -382,10 +397,12 @@ class AsyncRefereeClient(_ClientBase):
         profile: str | None = None,
         params: Mapping[str, Any] | None = None,
         turns: Mapping[str, Any] | None = None,
+        step: int | None = None,
+        run: str | None = None,
     ) -> RewardResponse:
         parts = await asyncio.gather(
             *(
-                self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params, turns))
+                self.request("POST", "/v1/rewards", _body(chunk, rewards, profile, params, turns, step, run))
                 for chunk in _chunks(items, self.max_batch_items)
             )
         )

@@ -20,6 +20,21 @@ app = typer.Typer(
 )
 
 
+DEFAULT_RECORD_FILE = "referee-records.sqlite"
+RECORD_DEFAULT = "__default__"
+
+
+def run() -> None:
+    """The `referee` console script: `--record` may come without a value (click cannot say so)."""
+    import sys
+
+    args = sys.argv[1:]
+    for index, arg in enumerate(args):
+        if arg == "--record" and (index + 1 == len(args) or args[index + 1].startswith("-")):
+            args[index] = f"--record={RECORD_DEFAULT}"
+    app(args)
+
+
 @app.callback()
 def main() -> None:
     """Referee: a verifiable reward service for RL on language models."""
@@ -73,6 +88,20 @@ def serve(
     detach: Annotated[
         bool, typer.Option(help="With --ray --address: deploy and return, the app keeps running.")
     ] = False,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            help="Record scored batches for the reward inspector (/ui): `--record` alone writes "
+            f"./{DEFAULT_RECORD_FILE}, or give a database URL (sqlite:///FILE, postgresql+psycopg://...)."
+        ),
+    ] = None,
+    record_sample: Annotated[
+        float | None, typer.Option(help="Share of groups recorded (0-1]. [default: 1]")
+    ] = None,
+    record_max_rows: Annotated[int | None, typer.Option(help="Keep at most this many items.")] = None,
+    record_max_age: Annotated[
+        float | None, typer.Option(help="Drop records older than this many seconds.")
+    ] = None,
 ) -> None:
     """Serve the reward API (flags > REFEREE_* environment > --config file > defaults)."""
     import json
@@ -95,6 +124,10 @@ def serve(
         "rm_mode": rm_mode,
         "rm_remote_url": rm_remote_url,
         "only": json.dumps([name.strip() for name in only.split(",")]) if only else None,
+        "record": record_url(record),
+        "record_sample": record_sample,
+        "record_max_rows": record_max_rows,
+        "record_max_age": record_max_age,
     }
     for name, value in options.items():
         _export(name, value)
@@ -117,6 +150,19 @@ def serve(
         log_level=log_level,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
     )
+
+
+def record_url(value: str | None) -> str | None:
+    """`--record` alone (see `run`) means the default SQLite file; a bare path means a SQLite file."""
+    if value is None:
+        return None
+    if value == RECORD_DEFAULT:
+        value = DEFAULT_RECORD_FILE
+    if "://" not in value:
+        path = Path(value).resolve()
+        typer.echo(f"recording scored batches to {path} (the reward inspector: /ui)", err=True)
+        return f"sqlite:///{path}"
+    return value
 
 
 def _serve_on_ray(
@@ -213,5 +259,31 @@ def train(
         )
 
 
+@app.command()
+def inspect(
+    scored: Annotated[Path, typer.Argument(help="A FILE.scored.jsonl written by `referee score`.")],
+    items: Annotated[
+        Path | None,
+        typer.Option(
+            help="The items that were scored (their prompts and completions). [default: FILE.jsonl]"
+        ),
+    ] = None,
+    run_name: Annotated[
+        str | None, typer.Option("--run", help="Run name. [default: the file's name]")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8010,
+) -> None:
+    """Open the reward inspector on a scored file, without a recording server."""
+    import uvicorn
+
+    from service.inspector.offline import inspector_app
+
+    source = items or scored.with_name(scored.name.replace(".scored.jsonl", ".jsonl"))
+    app_ = inspector_app(scored, source if source.is_file() else None, run_name or scored.name.split(".")[0])
+    typer.echo(f"the reward inspector on {scored}: http://{host}:{port}/ui", err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -86,7 +86,21 @@ class Settings(BaseSettings):
         "it); default: the profile's first reward.",
     )
 
-    @field_validator("api_key", "rm_model", "rm_remote_url", mode="before")
+    record: str | None = Field(
+        None,
+        description="Record scored batches for the reward inspector (`/ui`): a SQLAlchemy URL "
+        "(`sqlite:///runs.sqlite`, `postgresql+psycopg://user@host/db`); off when unset.",
+    )
+    record_sample: float = Field(
+        1.0, gt=0, le=1, description="Share of GRPO groups (or ungrouped items) recorded, kept whole."
+    )
+    record_max_rows: int | None = Field(None, ge=1, description="Keep at most this many items (oldest go).")
+    record_max_age: float | None = Field(None, gt=0, description="Drop records older than this, in seconds.")
+    record_text_chars: int = Field(
+        20_000, ge=100, description="Longer prompts and completions are cut, with a marker."
+    )
+
+    @field_validator("api_key", "rm_model", "rm_remote_url", "record", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """docker-compose passes `${VAR:-}` of an unset variable as an empty string: that means "not set"."""

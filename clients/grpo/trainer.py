@@ -121,7 +121,10 @@ class GRPOTrainer:
             config.curriculum_steps,
             config.seed,
         )
-        self.client = client or RefereeClient(config.referee_url, api_key=config.api_key)
+        # The reward inspector files the run's batches under its output directory's name.
+        self.client = client or RefereeClient(
+            config.referee_url, api_key=config.api_key, run=config.output_dir.name
+        )
         # multi-turn: the tools Referee runs, offered to the policy and checked by tool_call_validity
         self.tools = self.client.tools() if config.max_turns > 1 else None
         self.metrics_file = self.output / "metrics.jsonl"
@@ -236,7 +239,9 @@ class GRPOTrainer:
             lambda message: self.client.call_tools(message=message),
         )
 
-    def _score(self, problems: list[Problem], groups: list[Group], names: list[str]) -> RewardResponse:
+    def _score(
+        self, problems: list[Problem], groups: list[Group], names: list[str], evaluation: bool = False
+    ) -> RewardResponse:
         """One request for a generate call's groups; `group` tells Referee which items belong together."""
         items = [
             {
@@ -254,7 +259,12 @@ class GRPOTrainer:
             for i, (text, completion) in enumerate(zip(group.texts, group.completions, strict=True))
         ]
         return self.client.score(
-            items, rewards=self.config.rewards, profile=self.config.profile, params=self.config.params
+            items,
+            rewards=self.config.rewards,
+            profile=self.config.profile,
+            params=self.config.params,
+            step=self.step,
+            run=f"{self.client.run}-eval" if evaluation and self.client.run else None,
         )
 
     def rollouts(
@@ -297,7 +307,7 @@ class GRPOTrainer:
         for chunk in chunks(self.eval_problems, batch):
             groups = self.generate(chunk, 1, None)
             names = [f"eval-{self.step}-{len(results) + i}" for i in range(len(chunk))]
-            results += self._score(chunk, groups, names).results
+            results += self._score(chunk, groups, names, evaluation=True).results
             lengths += [len(group.completions[0]) for group in groups]
             called += [ran_a_tool(group.messages[0]) for group in groups if group.messages]
         correct = [self.is_correct(result) for result in results]

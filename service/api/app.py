@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import Depends, FastAPI
@@ -13,11 +14,14 @@ from service import __version__
 from service.api.body_limit import BodySizeLimit
 from service.api.dependencies import require_api_key
 from service.api.errors import install_error_handlers
-from service.api.routers import execute, graders, health, openrlhf, rewards, tools
+from service.api.routers import execute, graders, health, inspector, openrlhf, rewards, tools
 from service.rewards.base import Registry
 from service.rewards.registry import DEFAULT_REGISTRY
 from service.runtime.resources import Resources, build_resources
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.inspector.recorder import Recorder
 
 log = logging.getLogger("referee")
 
@@ -68,9 +72,14 @@ def create_app(
             __version__,
             ", ".join(app.state.resources.present()) or "none",
         )
+        if settings.record is not None:
+            app.state.recorder = await anyio.to_thread.run_sync(start_recorder, settings)
+            app.state.inspector_store = app.state.recorder.store
         try:
             yield
         finally:
+            if app.state.recorder is not None:
+                await anyio.to_thread.run_sync(app.state.recorder.close)
             if owned:
                 await anyio.to_thread.run_sync(app.state.resources.close)
 
@@ -78,6 +87,8 @@ def create_app(
     app.state.settings = settings
     app.state.resources = resources if resources is not None else Resources()
     app.state.registry = registry
+    app.state.recorder = None
+    app.state.inspector_store = None  # `referee inspect` sets one without a recorder
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
@@ -88,4 +99,24 @@ def create_app(
     app.include_router(openrlhf.router, dependencies=protected)
     app.include_router(graders.router, dependencies=protected)
     app.include_router(tools.router, dependencies=protected)
+    app.include_router(inspector.router)  # its own key check: a cookie set by the page's login
     return app
+
+
+def start_recorder(settings: Settings) -> Recorder:
+    """Open (and migrate) the store the settings name, and start writing to it."""
+    from service.inspector.recorder import Recorder, RecordOptions
+    from service.inspector.store import Store
+
+    store = Store(settings.record or "")
+    store.migrate()
+    log.info(
+        "recording scored batches to %s (the reward inspector: /ui)", store.engine.url.render_as_string()
+    )
+    options = RecordOptions(
+        sample=settings.record_sample,
+        max_rows=settings.record_max_rows,
+        max_age_s=settings.record_max_age,
+        text_chars=settings.record_text_chars,
+    )
+    return Recorder(store, options)

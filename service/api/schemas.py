@@ -192,6 +192,14 @@ class RewardRequest(BaseModel):
     params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-reward options, keyed by reward name."
     )
+    run: str | None = Field(
+        None,
+        max_length=200,
+        description="The training run, for the reward inspector (or the `X-Referee-Run` header).",
+    )
+    step: int | None = Field(
+        None, ge=0, description="The trainer's step, for the reward inspector (or `X-Referee-Step`)."
+    )
     items: list[Item]
     turns: TurnCredit | None = Field(
         None, description='Per-turn credit for trajectories, e.g. `{"gamma": 1.0}`: results carry `turns`.'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Request
 
 from service.api import metrics
 from service.api.dependencies import Scorer, get_scorer
@@ -12,11 +12,23 @@ router = APIRouter(prefix="/v1", tags=["rewards"])
 
 
 @router.post("/rewards", response_model=RewardResponse, summary="Score a batch of rollouts")
-async def post_rewards(request: RewardRequest, scorer: Scorer = Depends(get_scorer)) -> RewardResponse:
+async def post_rewards(
+    request: RewardRequest,
+    http: Request,
+    scorer: Scorer = Depends(get_scorer),
+    run: str | None = Header(None, alias="X-Referee-Run", max_length=200),
+    step: int | None = Header(None, alias="X-Referee-Step", ge=0),
+) -> RewardResponse:
     """Results come back in item order. A score that could not be computed is `null`, with its
-    reason in `errors`, and counts as 0 in `reward`; the other items are scored normally."""
+    reason in `errors`, and counts as 0 in `reward`; the other items are scored normally. With
+    recording on, the batch is also kept for the reward inspector (run and step from the request's
+    fields or the `X-Referee-Run` / `X-Referee-Step` headers)."""
     with metrics.REQUEST_LATENCY.labels("/v1/rewards").time():
-        return await scorer.score(request)
+        response = await scorer.score(request)
+    recorder = http.app.state.recorder
+    if recorder is not None:
+        recorder.offer(request, response, run, step)
+    return response
 
 
 @router.get("/rewards", response_model=RewardCatalog, summary="List rewards, their options and profiles")

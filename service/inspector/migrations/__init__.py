@@ -1,0 +1,1 @@
+"""Alembic migrations of the inspector's store (run by `Store.migrate`)."""
