@@ -474,8 +474,10 @@ class _BwrapRunner(Transport):
         return os.read(self._stdout, 1 << 20)
 
     def kill(self) -> None:
-        """The runner first (the namespace dies with its PID 1, and bwrap reaps it), then bwrap."""
-        for child in _children_of(self.process.pid):
+        """The runner first (the namespace dies with its PID 1, and bwrap reaps it), then bwrap; a
+        runner that bwrap had no time to reap comes back to us (a subreaper): collect it too."""
+        runners = _children_of(self.process.pid)
+        for child in runners:
             with contextlib.suppress(OSError):
                 os.kill(child, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -483,6 +485,9 @@ class _BwrapRunner(Transport):
         _kill_group(self.process.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(KILL_GRACE_S * 10)
+        for child in runners:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, os.WNOHANG)
         with _LAUNCHED_LOCK:
             _LAUNCHED.discard(self.process.pid)
         if self.sweep_uid is not None:

@@ -80,12 +80,21 @@ def referee_command(*args: str) -> list[str]:
 
 @contextmanager
 def server_process(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120.0, port: int | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+    port: int | None = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`referee serve` as a child process (its own process group). Yields (base URL, process)."""
     port = port or free_port()
     command = [*referee_command("serve"), "--port", str(port), "--log-level", "warning", *args]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True)
+    environment = {**os.environ, **(env or {})}
+    if cwd is not None:  # the checkout stays importable from elsewhere
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [os.getcwd(), environment.get("PYTHONPATH")])
+        )
+    process = subprocess.Popen(command, env=environment, start_new_session=True, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, timeout, process)

@@ -287,3 +287,69 @@ def test_referee_inspect_reads_a_scored_file_and_its_items(tmp_path: Path) -> No
     assert detail["completion"] == "<think>x</think>2" and detail["prompt"] == "p"
     group = client.get(f"/ui/api/items/{listed[2]['pk']}/group").json()
     assert [round(member["advantage"], 3) for member in group["items"]] == [1.225, 0.0, -1.225]
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_service_exports() -> None:
+    import re
+
+    from prometheus_client import REGISTRY
+
+    import service.api.metrics  # noqa: F401 (registers the service's metrics)
+    import service.inspector.recorder  # noqa: F401
+
+    dashboard = json.loads(
+        (Path(__file__).parents[1] / "docs" / "grafana" / "referee-dashboard.json").read_text()
+    )
+    queried = {
+        re.sub(r"_(bucket|total)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"referee_[a-z_]+", target["expr"])
+    }
+    exported = {re.sub(r"_total$", "", metric.name) for metric in REGISTRY.collect()}
+    assert queried and queried <= exported, queried - exported
+    assert dashboard["__inputs"][0]["pluginId"] == "prometheus" and len(dashboard["panels"]) >= 8
+
+
+def test_answers_found_only_by_a_fallback_rule(store: Store) -> None:
+    texts = {
+        "boxed": "<think>2+2</think>So $\\boxed{4}$.",
+        "tagged": "<think>2+2</think><answer>4</answer>",
+        "phrase": "<think>2+2</think>The answer is 4.",
+        "last-number": "<think>2+2</think>I add them and get 4",
+        "wrong": "<think>2+2</think>The answer is 5.",
+    }
+    items = [
+        ScoredItem(name, None, "2+2?", text, False, "4", float(name != "wrong"), len(text),
+                   {"math": float(name != "wrong")})
+        for name, text in texts.items()
+    ]  # fmt: skip
+    store.write([ScoredRequest(time.time(), "fb", 0, {"math": 1.0}, {}, None, 1.0, items)])
+    assert sorted(item["id"] for item in store.fallback_answers("fb")) == ["last-number", "phrase"]
+
+
+@pytest.mark.parametrize("flags", [["--record"], ["--record", "--record-sample", "1"]])
+def test_referee_serve_record_alone_writes_the_default_sqlite_file(tmp_path: Path, flags: list[str]) -> None:
+    with server_process(*flags, cwd=tmp_path) as (url, _):
+        body = {"rewards": {"format": 1.0}, "items": [{"completion": "<think>a</think>b"}], "run": "cli"}
+        assert httpx.post(f"{url}/v1/rewards", json=body, timeout=60).status_code == 200
+        store = Store(sqlite_url(tmp_path / "referee-records.sqlite"))
+        assert wait_for(lambda: [run["run"] for run in store.runs()] == ["cli"], 30)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_replicas_starting_together_migrate_one_after_the_other(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import subprocess
+    import sys
+
+    url = (
+        sqlite_url(tmp_path / "shared.sqlite")
+        if engine == "sqlite"
+        else request.getfixturevalue("postgres").new_database()
+    )
+    script = "import sys; from service.inspector.store import Store; Store(sys.argv[1]).migrate()"
+    starts = [subprocess.Popen([sys.executable, "-c", script, url]) for _ in range(4)]
+    assert [process.wait(120) for process in starts] == [0, 0, 0, 0]
+    assert Store(url).schema_version() == "0001"

@@ -57,11 +57,17 @@ def test_memory_limit(sandbox: Sandbox) -> None:
     assert fits.status == Status.ok
 
 
-def test_peak_memory_is_the_runs_own(sandbox: Sandbox) -> None:
-    """Measured from wait4 of the run's own process where the backend can (warm paths): a program
-    that touches 200 MiB peaks above it, a trivial one far below; never the service's memory."""
-    if sandbox.name == "local" and not getattr(sandbox, "warm", True) or not getattr(sandbox, "runner", True):
-        pytest.skip("the cold paths do not measure peak memory (null)")
+@pytest.fixture(scope="module", params=["local", "docker"])
+def warm_sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    backend = sandbox_or_skip(request.param)
+    yield backend
+    backend.close()
+
+
+def test_peak_memory_is_the_runs_own(warm_sandbox: Sandbox) -> None:
+    """Measured from wait4 of the run's own process on the warm paths (the cold ones report null): a
+    program that touches 200 MiB peaks above it, a trivial one far below; never the service's memory."""
+    sandbox = warm_sandbox
     big = run(sandbox, "x = bytearray(200 * 1024 * 1024)\nprint(len(x))", memory_limit_mb=512)
     small = run(sandbox, "print(1)")
     assert big.status == Status.ok and 200 <= big.peak_memory_mb < 260, big.peak_memory_mb
@@ -103,12 +109,18 @@ def test_run_tests_can_stop_early(sandbox: Sandbox) -> None:
     assert [r.status for r in results] == [Status.ok, Status.runtime_error]
 
 
-def test_tests_of_one_submission_do_not_see_each_others_files(sandbox: Sandbox) -> None:
+@pytest.fixture(scope="module", params=["local", "local-cold", "docker"])
+def isolating_sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """The backends that give each test fresh files (not the `docker exec` baseline, which only
+    kills processes between the tests of a submission)."""
+    backend = sandbox_or_skip(request.param)
+    yield backend
+    backend.close()
+
+
+def test_tests_of_one_submission_do_not_see_each_others_files(isolating_sandbox: Sandbox) -> None:
     """A session restores the submission's files before each test: what a test writes is gone."""
-    if sandbox.name == "docker" and not getattr(sandbox, "runner", True):
-        pytest.skip(
-            "the `docker exec` baseline only kills processes between tests; the runner restores files"
-        )
+    sandbox = isolating_sandbox
     source = (
         "import os\nn = input()\n"
         "print(n, sorted(os.listdir('.')), os.listdir('/tmp'), open('data.txt').read())\n"

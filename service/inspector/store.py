@@ -5,10 +5,13 @@ The schema is created and upgraded by alembic (`service/inspector/migrations`)."
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -159,9 +163,22 @@ class Store:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with self._migration_lock(), self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":  # replicas starting together take turns
+                connection.execute(text("SELECT pg_advisory_xact_lock(7270001)"))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """uvicorn workers sharing one SQLite file migrate one after the other (a lock file beside it)."""
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def schema_version(self) -> str | None:
         with self.engine.connect() as connection:
@@ -386,6 +403,25 @@ class Store:
         with Session(self.engine) as session:
             return [_summary(row) for row in session.scalars(query).all()]
 
+    def fallback_answers(self, run: str, component: str = "math", limit: int = 50) -> list[dict[str, Any]]:
+        """Items `component` scored right although none of Referee's strong rules (a `\\boxed{}`, an
+        `<answer>` block) found their answer: an "answer is" phrase, math-verify's looser reading or
+        the last number decided. Policies learn to lean on such rules."""
+        from service.grading.math.extraction import answer_section, extract_answer
+
+        right = select(ScoreRecord.item_pk).where(ScoreRecord.name == component, ScoreRecord.value >= 1.0)
+        query = select(ItemRecord).where(ItemRecord.run == run, ItemRecord.id.in_(right))
+        found = []
+        with Session(self.engine) as session:
+            for row in session.scalars(query.order_by(ItemRecord.id.desc()).limit(5000)):
+                section = answer_section(_answer_text(row))
+                extraction = extract_answer(section) if section is not None else None
+                if extraction is None or extraction.method == "phrase":
+                    found.append(_summary(row))
+                    if len(found) == limit:
+                        break
+        return found
+
     def components(self, run: str) -> list[str]:
         query = (
             select(ScoreRecord.name)
@@ -489,15 +525,22 @@ def _detail(row: ItemRecord) -> dict[str, Any]:
     }
 
 
-def _chat_preview(completion: str) -> str:
+def _answer_text(row: ItemRecord) -> str:
+    """The completion's text, or a trajectory's last assistant turn."""
+    if not row.chat:
+        return row.completion
+    return _chat_preview(row.completion, limit=None)
+
+
+def _chat_preview(completion: str, limit: int | None = 200) -> str:
     try:
         messages = json.loads(completion)
     except json.JSONDecodeError:
-        return completion[:200]
+        return completion[:limit]
     texts = [
         str(m.get("content") or "") for m in messages if isinstance(m, dict) and m.get("role") == "assistant"
     ]
-    return (texts[-1] if texts else "")[:200]
+    return (texts[-1] if texts else "")[:limit]
 
 
 def sqlite_url(path: str | Path) -> str:

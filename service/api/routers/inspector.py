@@ -130,6 +130,11 @@ def short(run: str, store: Store = Depends(get_store)) -> list[dict[str, Any]]:
     return store.short_and_rewarded(run)
 
 
+@data.get("/runs/{run}/fallback")
+def fallback(run: str, component: str = "math", store: Store = Depends(get_store)) -> list[dict[str, Any]]:
+    return store.fallback_answers(run, component)
+
+
 @data.get("/items")
 def items(
     run: str | None = None,

@@ -200,9 +200,14 @@ function viewsControls(run, components, box) {
     box.replaceChildren(el("p", { text: "highest reward, shortest first" }),
       itemsTable(await api(`/runs/${encodeURIComponent(run)}/short`), components));
   };
+  const fallback = async () => {
+    box.replaceChildren(el("p", { text: "math right, but no \\boxed{} or <answer> found the answer (a phrase, a looser reading or the last number did)" }),
+      itemsTable(await api(`/runs/${encodeURIComponent(run)}/fallback?component=math`), components));
+  };
   return el("div", { class: "filters" }, high, " high, ", low, " low ",
     el("button", { id: "disagree", onclick: disagree, text: "Where they disagree" }),
-    el("button", { id: "shortest", onclick: shortest, text: "Highest-reward shortest" }));
+    el("button", { id: "shortest", onclick: shortest, text: "Highest-reward shortest" }),
+    components.includes("math") ? el("button", { id: "fallback", onclick: fallback, text: "Answers found by a fallback rule" }) : null);
 }
 
 // One item and its group ---------------------------------------------------------------------------
