@@ -85,8 +85,9 @@ def test_store_round_trip(store: Store) -> None:
     assert series["reward"] == pytest.approx([expected_mean] * 3)
     assert series["components"]["math"] == pytest.approx([0.5] * 3)
     assert series["components"]["format"] == pytest.approx([1.0] * 3)  # nulls are not averaged
-    assert series["null_rate"] == {"no_answer": pytest.approx([0.25] * 3)}
+    assert series["null_rate"] == {"no_answer": pytest.approx([2 / 16] * 3)}  # of the component scores
     assert series["items_per_s"] == pytest.approx([8 / 0.0125] * 3)
+    assert series["latency_ms"] == pytest.approx([12.5] * 3)
 
     right = store.items(ItemFilter(run="alpha", component="math", score_min=1))
     assert right["total"] == 12 and all(item["scores"]["math"] == 1.0 for item in right["items"])
@@ -97,6 +98,10 @@ def test_store_round_trip(store: Store) -> None:
     assert store.items(ItemFilter(run="alpha", group="1-0"))["total"] == 4
     containing = [i for s in range(3) for i in batch("alpha", s).items if "is 2" in i.completion + i.prompt]
     assert store.items(ItemFilter(run="alpha", text="is 2"))["total"] == len(containing) > 0
+    assert store.items(ItemFilter(run="alpha", text="THE ANSWER"))["total"] == 18  # any case
+    assert (
+        store.items(ItemFilter(run="alpha", text="_"))["total"] == 0
+    )  # a literal underscore, not a wildcard
     by_length = store.items(ItemFilter(run="alpha", sort="length", limit=5))["items"]
     assert [item["length"] for item in by_length] == sorted(item["length"] for item in by_length)
     assert store.items(ItemFilter(run="alpha", limit=5, offset=20))["items"][-1]["pk"] > 0
@@ -161,20 +166,20 @@ def reward_exchange(n_items: int = 8) -> tuple[object, object]:
 
 def test_the_recorder_never_waits_and_counts_what_it_drops() -> None:
     request, response = reward_exchange()
-    recorder = Recorder(SlowStore(), RecordOptions(queue_requests=2))  # type: ignore[arg-type]
+    recorder = Recorder(SlowStore(), RecordOptions(queue_items=16))  # type: ignore[arg-type]
     before = DROPPED.labels("queue_full")._value.get()
     started = time.perf_counter()
     for _ in range(20):
         recorder.offer(request, response, "run", 1)  # type: ignore[arg-type]
     assert time.perf_counter() - started < 0.2  # never waits for the database
-    assert DROPPED.labels("queue_full")._value.get() - before >= 8 * 15
+    assert DROPPED.labels("queue_full")._value.get() - before >= 8 * 15  # 2 batches queue, 1 is written
     recorder.close()
 
 
 def test_a_database_outage_drops_records_not_requests(tmp_path: Path) -> None:
     request, response = reward_exchange()
     store = Store("postgresql+psycopg://nobody@127.0.0.1:9/none")  # nothing listens on port 9
-    recorder = Recorder(store)
+    recorder = Recorder(store)  # as if it had been up at start
     before = DROPPED.labels("database_error")._value.get()
     recorder.offer(request, response, "run", 1)  # type: ignore[arg-type]
     assert recorder.flush(30)
@@ -280,13 +285,18 @@ def test_referee_inspect_reads_a_scored_file_and_its_items(tmp_path: Path) -> No
     (tmp_path / "run.jsonl").write_text("".join(json.dumps(item) + "\n" for item in items))
     (tmp_path / "run.scored.jsonl").write_text("".join(json.dumps(result) + "\n" for result in results))
     client = TestClient(inspector_app(tmp_path / "run.scored.jsonl", tmp_path / "run.jsonl", "run"))
+    odd = TestClient(inspector_app(tmp_path / "run.scored.jsonl", tmp_path / "run.jsonl", "exp/1 %2F .."))
+    assert odd.get("/ui/api/series", params={"run": "exp/1 %2F .."}).json()["reward"] == [1.0]
     assert [run["run"] for run in client.get("/ui/api/runs").json()] == ["run"]
     listed = client.get("/ui/api/items", params={"run": "run", "sort": "reward"}).json()["items"]
     assert [item["id"] for item in listed] == ["i0", "i1", "i2"]
     detail = client.get(f"/ui/api/items/{listed[2]['pk']}").json()
     assert detail["completion"] == "<think>x</think>2" and detail["prompt"] == "p"
+    assert client.get("/ui/api/series", params={"run": "run"}).json()["steps"] == [1]  # no step: request no.
+    assert client.get("/ui/api/items", params={"limit": 0}).status_code == 422
+    assert client.get("/ui/api/items/99999999999999999999").status_code == 422
     group = client.get(f"/ui/api/items/{listed[2]['pk']}/group").json()
-    assert [round(member["advantage"], 3) for member in group["items"]] == [1.225, 0.0, -1.225]
+    assert [member["advantage"] for member in group["items"]] == [1.0, 0.0, -1.0]  # sample std, as GRPO
 
 
 def test_the_grafana_dashboard_queries_only_metrics_the_service_exports() -> None:
@@ -353,3 +363,65 @@ def test_replicas_starting_together_migrate_one_after_the_other(
     starts = [subprocess.Popen([sys.executable, "-c", script, url]) for _ in range(4)]
     assert [process.wait(120) for process in starts] == [0, 0, 0, 0]
     assert Store(url).schema_version() == "0001"
+
+
+def test_hostile_texts_and_odd_steps_are_recorded_cleaned(store: Store) -> None:
+    from service.api.schemas import ItemResult, RewardRequest, RewardResponse
+
+    def exchange(completion: object, step: int | None) -> tuple[RewardRequest, RewardResponse]:
+        request = RewardRequest.model_validate(
+            {"rewards": {"math": 1}, "items": [{"completion": completion, "id": "x\x00y"}], "step": step}
+        )
+        response = RewardResponse(
+            results=[ItemResult(id="x\x00y", reward=1.0, scores={"math": 1.0}, errors={})], elapsed_ms=1.0
+        )
+        return request, response
+
+    recorder = Recorder(store, RecordOptions(text_chars=50))
+    call = {"function": {"name": "f", "arguments": "a" * 500}}
+    chat = [
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "p" * 500}],
+            "tool_calls": [call],
+            "reasoning_content": "r" * 500,
+        }
+    ]
+    for completion, step in (("nul\x00 and \ud800 surrogate", 2**70), ("plain", 3), (chat, 4)):
+        recorder.offer(*exchange(completion, step), "hostile", None)  # type: ignore[arg-type]
+    assert recorder.flush()
+    items = store.items(ItemFilter(run="hostile", sort="step"))["items"]
+    assert len(items) == 3 and [item["step"] for item in items] == [3, 4, None]  # 2**70 is no step
+    details = [store.item(item["pk"]) for item in items]
+    assert details[2] is not None and details[2]["completion"] == "nul\ufffd and ? surrogate"
+    assert details[2]["id"] == "x\ufffdy"
+    stored = json.dumps(details[1]["completion"])  # type: ignore[index]
+    assert "p" * 51 not in stored and "a" * 51 not in stored and "r" * 51 not in stored
+    assert stored.count("truncated 450 characters") == 3
+    recorder.close()
+
+
+def test_a_server_whose_database_is_down_still_scores(tmp_path: Path) -> None:
+    with server_process(env={"REFEREE_RECORD": "postgresql+psycopg://nobody@127.0.0.1:9/none"}) as (url, _):
+        body = {"rewards": {"format": 1.0}, "items": [{"completion": "<think>a</think>b"}] * 3}
+        odd_headers = {"X-Referee-Run": "r" * 500, "X-Referee-Step": "-1"}
+        response = httpx.post(f"{url}/v1/rewards", json=body, headers=odd_headers, timeout=60)
+        assert response.status_code == 200 and len(response.json()["results"]) == 3
+
+        def dropped() -> float:
+            text = httpx.get(f"{url}/metrics", timeout=10).text
+            lines = [line for line in text.splitlines() if 'reason="database_error"' in line]
+            return float(lines[0].split()[-1]) if lines else 0.0
+
+        assert wait_for(lambda: dropped() == 3.0, 30)
+
+
+def test_the_migrations_build_exactly_the_models_schema(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from service.inspector.store import Base
+
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []

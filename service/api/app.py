@@ -109,14 +109,17 @@ def start_recorder(settings: Settings) -> Recorder:
     from service.inspector.store import Store
 
     store = Store(settings.record or "")
-    store.migrate()
-    log.info(
-        "recording scored batches to %s (the reward inspector: /ui)", store.engine.url.render_as_string()
-    )
+    migrated = True
+    try:
+        store.migrate()
+    except Exception as exc:  # the database is down: serve anyway, drop records until it is back
+        migrated = False
+        log.error("cannot reach the inspector's store (%s); records are dropped until it is back", exc)
+    log.info("recording scored batches to %s (the reward inspector: /ui)", store.engine.url)
     options = RecordOptions(
         sample=settings.record_sample,
         max_rows=settings.record_max_rows,
         max_age_s=settings.record_max_age,
         text_chars=settings.record_text_chars,
     )
-    return Recorder(store, options)
+    return Recorder(store, options, migrated=migrated)

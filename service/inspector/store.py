@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Float,
     ForeignKey,
     Index,
@@ -27,12 +28,13 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     or_,
     select,
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_VERSION = "0001"
@@ -42,13 +44,16 @@ class Base(DeclarativeBase):
     pass
 
 
+Id = BigInteger().with_variant(Integer, "sqlite")  # 64-bit in PostgreSQL; SQLite's rowid is 64-bit already
+
+
 class RequestRecord(Base):
     __tablename__ = "requests"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     time: Mapped[float] = mapped_column(Float, index=True)
     run: Mapped[str] = mapped_column(String(200), index=True)
-    step: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int | None] = mapped_column(BigInteger)
     weights: Mapped[str] = mapped_column(Text)
     params: Mapped[str] = mapped_column(Text)
     profile: Mapped[str | None] = mapped_column(String(100))
@@ -59,12 +64,15 @@ class RequestRecord(Base):
 
 class ItemRecord(Base):
     __tablename__ = "items"
-    __table_args__ = (Index("ix_items_run_step", "run", "step"),)
+    __table_args__ = (
+        Index("ix_items_run_step", "run", "step"),
+        Index("ix_items_run_reward", "run", "reward"),
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    request_id: Mapped[int] = mapped_column(Id, ForeignKey("requests.id", ondelete="CASCADE"), index=True)
     run: Mapped[str] = mapped_column(String(200))
-    step: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int | None] = mapped_column(BigInteger)
     item_id: Mapped[str] = mapped_column(String(200))
     group_name: Mapped[str | None] = mapped_column(String(200), index=True)
     prompt: Mapped[str] = mapped_column(Text)
@@ -81,11 +89,11 @@ class ScoreRecord(Base):
     __tablename__ = "scores"
     __table_args__ = (Index("ix_scores_name_value", "name", "value"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    item_pk: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    item_pk: Mapped[int] = mapped_column(Id, ForeignKey("items.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     value: Mapped[float | None] = mapped_column(Float)
-    error_kind: Mapped[str | None] = mapped_column(String(60))
+    error_kind: Mapped[str | None] = mapped_column(String(60), index=True)
     error: Mapped[str | None] = mapped_column(Text)
     item: Mapped[ItemRecord] = relationship(back_populates="scores")
 
@@ -116,6 +124,8 @@ class ScoredRequest:
     profile: str | None
     elapsed_ms: float
     items: list[ScoredItem]
+    item_count: int | None = None
+    """Items the request scored (more than `items` when sampling kept only some)."""
 
 
 @dataclass(frozen=True)
@@ -192,11 +202,28 @@ class Store:
     # Writing ----------------------------------------------------------------------------------
 
     def write(self, batch: list[ScoredRequest]) -> int:
-        """Store requests with their items and scores in one transaction; returns the items written."""
-        records = [_request_record(request) for request in batch]
-        with Session(self.engine) as session, session.begin():
-            session.add_all(records)
-        return sum(len(request.items) for request in batch)
+        """Store requests with their items and scores, in one transaction when all are fine; when one
+        is refused (a value the database cannot hold), each on its own so the others are kept.
+        Returns the items written; raises when none could be."""
+        try:
+            with self.engine.begin() as connection:
+                for request in batch:
+                    _insert(connection, request)
+            return sum(len(request.items) for request in batch)
+        except Exception:
+            if len(batch) == 1:
+                raise
+        written, failure = 0, None
+        for request in batch:
+            try:
+                with self.engine.begin() as connection:
+                    _insert(connection, request)
+                written += len(request.items)
+            except Exception as exc:
+                failure = exc
+        if written == 0 and failure is not None:
+            raise failure
+        return written
 
     def prune(self, max_rows: int | None, max_age_s: float | None) -> None:
         """Retention: drop requests older than `max_age_s`, then the oldest beyond `max_rows` items."""
@@ -204,16 +231,12 @@ class Store:
             if max_age_s is not None:
                 old = select(RequestRecord.id).where(RequestRecord.time < time.time() - max_age_s)
                 self._delete_requests(session, old)
-            if max_rows is not None:
-                total = session.scalar(select(func.count(ItemRecord.id))) or 0
-                if total > max_rows:
-                    cutoff = session.scalar(
-                        select(ItemRecord.request_id).order_by(ItemRecord.id.desc()).offset(max_rows).limit(1)
-                    )
-                    if cutoff is not None:
-                        self._delete_requests(
-                            session, select(RequestRecord.id).where(RequestRecord.id <= cutoff)
-                        )
+            if max_rows is not None:  # the newest `max_rows` items stay (whole requests go)
+                cutoff = session.scalar(
+                    select(ItemRecord.request_id).order_by(ItemRecord.id.desc()).offset(max_rows).limit(1)
+                )
+                if cutoff is not None:
+                    self._delete_requests(session, select(RequestRecord.id).where(RequestRecord.id <= cutoff))
 
     @staticmethod
     def _delete_requests(session: Session, ids: Any) -> None:
@@ -245,8 +268,10 @@ class Store:
             ]
 
     def series(self, run: str) -> dict[str, Any]:
-        """Per step (or per request when a run sends no steps): mean reward, mean of each component,
-        null rate per error kind, items/s and latency."""
+        """Per step (or per request when a run sends no steps): mean reward (a null component counts
+        as 0 in it), mean of each component over the scores it computed, the share of component scores
+        that came back null per error kind, items/s (each request's items over its time) and the mean
+        request latency."""
         step = func.coalesce(ItemRecord.step, ItemRecord.request_id)
         request_step = func.coalesce(RequestRecord.step, RequestRecord.id)
         with self.engine.connect() as connection:
@@ -269,31 +294,37 @@ class Store:
                 .group_by(step, ScoreRecord.error_kind)
             ).all()
             timing = connection.execute(
-                select(request_step, func.sum(RequestRecord.item_count), func.sum(RequestRecord.elapsed_ms))
+                select(
+                    request_step,
+                    func.sum(RequestRecord.item_count),
+                    func.sum(RequestRecord.elapsed_ms),
+                    func.avg(RequestRecord.elapsed_ms),
+                )
                 .where(RequestRecord.run == run)
                 .group_by(request_step)
             ).all()
         steps = [row[0] for row in rewards]
-        counts = {row[0]: row[2] for row in rewards}
         by_component: dict[str, dict[int, float | None]] = {}
-        for at, name, mean, _ in components:
+        scored: dict[int, int] = {}  # component scores per step, computed or not
+        for at, name, mean, count in components:
             by_component.setdefault(name, {})[at] = mean
+            scored[at] = scored.get(at, 0) + count
         by_kind: dict[str, dict[int, float]] = {}
         for at, kind, count in nulls:
-            by_kind.setdefault(kind or "unknown", {})[at] = count / counts[at] if counts.get(at) else 0.0
-        speed = {at: (items, ms) for at, items, ms in timing}
+            by_kind.setdefault(kind or "unknown", {})[at] = count / scored[at] if scored.get(at) else 0.0
+        speed = {at: (items, total_ms, mean_ms) for at, items, total_ms, mean_ms in timing}
         return {
             "steps": steps,
             "reward": [row[1] for row in rewards],
-            "items": [counts[at] for at in steps],
+            "items": [row[2] for row in rewards],
             "components": {
                 name: [values.get(at) for at in steps] for name, values in sorted(by_component.items())
             },
             "null_rate": {
                 kind: [rates.get(at, 0.0) for at in steps] for kind, rates in sorted(by_kind.items())
             },
-            "items_per_s": [_rate(*speed.get(at, (0, 0))) for at in steps],
-            "latency_ms": [speed.get(at, (0, 0))[1] for at in steps],
+            "items_per_s": [_rate(*speed.get(at, (0, 0, None))[:2]) for at in steps],
+            "latency_ms": [speed.get(at, (0, 0, None))[2] for at in steps],
         }
 
     def values(self, run: str, name: str, limit: int = 20_000) -> list[float]:
@@ -321,9 +352,13 @@ class Store:
             query = query.where(ItemRecord.step <= where.step_max)
         if where.group:
             query = query.where(ItemRecord.group_name == where.group)
-        if where.text:
-            pattern = f"%{where.text}%"
-            query = query.where(or_(ItemRecord.completion.like(pattern), ItemRecord.prompt.like(pattern)))
+        if where.text:  # case-insensitive on both engines; % and _ are literal
+            query = query.where(
+                or_(
+                    ItemRecord.completion.icontains(where.text, autoescape=True),
+                    ItemRecord.prompt.icontains(where.text, autoescape=True),
+                )
+            )
         if where.component and (where.score_min is not None or where.score_max is not None):
             scored = select(ScoreRecord.item_pk).where(ScoreRecord.name == where.component)
             if where.score_min is not None:
@@ -335,12 +370,15 @@ class Store:
             failed = select(ScoreRecord.item_pk).where(ScoreRecord.error_kind == where.error_kind)
             query = query.where(ItemRecord.id.in_(failed))
         column = SORTS.get(where.sort.lstrip("-"), ItemRecord.reward)
-        order = column.desc() if where.sort.startswith("-") else column.asc()
+        order = (column.desc() if where.sort.startswith("-") else column.asc()).nulls_last()  # both engines
         with Session(self.engine) as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = session.scalars(
-                query.order_by(order, ItemRecord.id).offset(where.offset).limit(min(where.limit, 1000))
-            ).all()
+            page = (
+                query.order_by(order, ItemRecord.id)
+                .offset(max(0, where.offset))
+                .limit(max(1, min(where.limit, 1000)))
+            )
+            rows = session.scalars(page.options(selectinload(ItemRecord.scores))).all()
             return {"total": total, "items": [_summary(row) for row in rows]}
 
     def item(self, pk: int) -> dict[str, Any] | None:
@@ -350,7 +388,7 @@ class Store:
 
     def group(self, pk: int) -> dict[str, Any] | None:
         """The GRPO group of item `pk` (same request, same group), sorted by reward, with each item's
-        group-normalised advantage (reward - mean) / std."""
+        group-normalised advantage (reward - mean) / std, the sample std as GRPO trainers take it."""
         with Session(self.engine) as session:
             anchor = session.get(ItemRecord, pk)
             if anchor is None:
@@ -364,7 +402,7 @@ class Store:
             rows = session.scalars(query.order_by(ItemRecord.reward.desc(), ItemRecord.id)).all()
             rewards = [row.reward for row in rows]
             mean = statistics.fmean(rewards)
-            std = statistics.pstdev(rewards) if len(rewards) > 1 else 0.0
+            std = statistics.stdev(rewards) if len(rewards) > 1 else 0.0
             members = []
             for row in rows:
                 detail = _detail(row)
@@ -388,6 +426,7 @@ class Store:
             .where(ItemRecord.run == run, ItemRecord.id.in_(high_scores), ItemRecord.id.in_(low_scores))
             .order_by(ItemRecord.reward.desc(), ItemRecord.length)
             .limit(limit)
+            .options(selectinload(ItemRecord.scores))
         )
         with Session(self.engine) as session:
             return [_summary(row) for row in session.scalars(query).all()]
@@ -399,6 +438,7 @@ class Store:
             .where(ItemRecord.run == run)
             .order_by(ItemRecord.reward.desc(), ItemRecord.length, ItemRecord.id)
             .limit(limit)
+            .options(selectinload(ItemRecord.scores))
         )
         with Session(self.engine) as session:
             return [_summary(row) for row in session.scalars(query).all()]
@@ -456,41 +496,54 @@ def _rate(items: int, ms: float) -> float | None:
     return items / (ms / 1000) if ms else None
 
 
-def _request_record(request: ScoredRequest) -> RequestRecord:
-    return RequestRecord(
-        time=request.time,
-        run=request.run,
-        step=request.step,
-        weights=json.dumps(request.weights),
-        params=json.dumps(request.params, default=str),
-        profile=request.profile,
-        item_count=len(request.items),
-        elapsed_ms=request.elapsed_ms,
-        items=[
-            ItemRecord(
-                run=request.run,
-                step=request.step,
-                item_id=item.item_id[:200],
-                group_name=item.group[:200] if item.group is not None else None,
-                prompt=item.prompt,
-                completion=item.completion,
-                chat=item.chat,
-                answer=item.answer,
-                reward=_finite(item.reward),
-                length=item.length,
-                scores=[
-                    ScoreRecord(
-                        name=name[:100],
-                        value=None if value is None else _finite(value),
-                        error_kind=error_kind(item.errors[name]) if name in item.errors else None,
-                        error=item.errors.get(name),
-                    )
-                    for name, value in item.scores.items()
-                ],
-            )
-            for item in request.items
-        ],
-    )
+def _insert(connection: Any, request: ScoredRequest) -> None:
+    """Core inserts (not ORM objects): recording must cost the scoring server little CPU."""
+    request_id = connection.execute(
+        insert(RequestRecord).returning(RequestRecord.id),
+        {
+            "time": request.time,
+            "run": request.run,
+            "step": request.step,
+            "weights": json.dumps(request.weights),
+            "params": json.dumps(request.params, default=str),
+            "profile": request.profile,
+            "item_count": request.item_count if request.item_count is not None else len(request.items),
+            "elapsed_ms": request.elapsed_ms,
+        },
+    ).scalar_one()
+    if not request.items:
+        return
+    rows = [
+        {
+            "request_id": request_id,
+            "run": request.run,
+            "step": request.step,
+            "item_id": item.item_id[:200],
+            "group_name": item.group[:200] if item.group is not None else None,
+            "prompt": item.prompt,
+            "completion": item.completion,
+            "chat": item.chat,
+            "answer": item.answer,
+            "reward": _finite(item.reward),
+            "length": item.length,
+        }
+        for item in request.items
+    ]
+    added = insert(ItemRecord).returning(ItemRecord.id, sort_by_parameter_order=True)
+    pks = connection.execute(added, rows).scalars()
+    score_rows = [
+        {
+            "item_pk": pk,
+            "name": name[:100],
+            "value": None if value is None else _finite(value),
+            "error_kind": error_kind(item.errors[name]) if name in item.errors else None,
+            "error": item.errors.get(name),
+        }
+        for pk, item in zip(pks, request.items, strict=True)
+        for name, value in item.scores.items()
+    ]
+    if score_rows:
+        connection.execute(insert(ScoreRecord), score_rows)
 
 
 def _finite(value: float) -> float:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Any
 
-from fastapi import APIRouter, Cookie, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Cookie, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -22,7 +22,7 @@ from service.api.dependencies import get_settings
 from service.inspector.store import ItemFilter, Store
 from service.settings import Settings
 
-STATIC = Path(__file__).resolve().parents[2] / "inspector" / "static"
+STATIC = FilePath(__file__).resolve().parents[2] / "inspector" / "static"
 COOKIE = "referee_ui"
 router = APIRouter(tags=["inspector"], include_in_schema=False)
 _bearer = HTTPBearer(auto_error=False)
@@ -70,7 +70,9 @@ def static(name: str) -> FileResponse:
 
 SECURITY_HEADERS = {
     # Only our own scripts and styles run, whatever a completion contains.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
 }
 
@@ -80,14 +82,21 @@ class Login(BaseModel):
 
 
 @router.post("/ui/api/login")
-def login(body: Login, response: Response, settings: Settings = Depends(get_settings)) -> dict[str, bool]:
+def login(
+    body: Login, request: Request, response: Response, settings: Settings = Depends(get_settings)
+) -> dict[str, bool]:
     if settings.api_key is not None and not secrets.compare_digest(
         body.key.encode(), settings.api_key.encode()
     ):
         raise HTTPException(401, "wrong key")
     if settings.api_key is not None:
         response.set_cookie(
-            COOKIE, session_token(settings.api_key), httponly=True, samesite="strict", path="/ui"
+            COOKIE,
+            session_token(settings.api_key),
+            httponly=True,
+            samesite="strict",
+            path="/ui",
+            secure=request.url.scheme == "https",
         )
     return {"ok": True}
 
@@ -106,7 +115,10 @@ def runs(store: Store = Depends(get_store)) -> list[dict[str, Any]]:
     return store.runs()
 
 
-@data.get("/runs/{run}/series")
+# The run is a query parameter everywhere: run names may hold `/`, `%`, `..`.
+
+
+@data.get("/series")
 def series(run: str, store: Store = Depends(get_store)) -> dict[str, Any]:
     return {
         **store.series(run),
@@ -115,22 +127,22 @@ def series(run: str, store: Store = Depends(get_store)) -> dict[str, Any]:
     }
 
 
-@data.get("/runs/{run}/values")
+@data.get("/values")
 def values(run: str, name: str = "reward", store: Store = Depends(get_store)) -> list[float]:
     return store.values(run, name)
 
 
-@data.get("/runs/{run}/disagreements")
+@data.get("/disagreements")
 def disagreements(run: str, high: str, low: str, store: Store = Depends(get_store)) -> list[dict[str, Any]]:
     return store.disagreements(run, high, low)
 
 
-@data.get("/runs/{run}/short")
+@data.get("/short")
 def short(run: str, store: Store = Depends(get_store)) -> list[dict[str, Any]]:
     return store.short_and_rewarded(run)
 
 
-@data.get("/runs/{run}/fallback")
+@data.get("/fallback")
 def fallback(run: str, component: str = "math", store: Store = Depends(get_store)) -> list[dict[str, Any]]:
     return store.fallback_answers(run, component)
 
@@ -145,8 +157,8 @@ def items(
     group: str | None = None,
     q: str | None = None,
     sort: str = "-reward",
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
     store: Store = Depends(get_store),
 ) -> dict[str, Any]:
     where = ItemFilter(
@@ -164,8 +176,11 @@ def items(
     return store.items(where)
 
 
+ItemPk = Path(ge=1, le=2**62)
+
+
 @data.get("/items/{pk}")
-def item(pk: int, store: Store = Depends(get_store)) -> dict[str, Any]:
+def item(pk: int = ItemPk, store: Store = Depends(get_store)) -> dict[str, Any]:
     found = store.item(pk)
     if found is None:
         raise HTTPException(404, "no such item")
@@ -173,7 +188,7 @@ def item(pk: int, store: Store = Depends(get_store)) -> dict[str, Any]:
 
 
 @data.get("/items/{pk}/group")
-def group(pk: int, store: Store = Depends(get_store)) -> dict[str, Any]:
+def group(pk: int = ItemPk, store: Store = Depends(get_store)) -> dict[str, Any]:
     found = store.group(pk)
     if found is None:
         raise HTTPException(404, "no such item")

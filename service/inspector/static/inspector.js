@@ -27,10 +27,14 @@ function fmt(value, digits = 3) {
   return typeof value === "number" ? value.toFixed(digits).replace(/\.?0+$/, "") || "0" : String(value);
 }
 
-async function api(path, options) {
-  const response = await fetch("/ui/api" + path, { credentials: "same-origin", ...options });
+async function api(path, params) {
+  const query = params ? "?" + new URLSearchParams(params) : "";
+  const response = await fetch("/ui/api" + path + query, { credentials: "same-origin" });
   if (response.status === 401) throw new Error("login");
-  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || response.statusText);
+  if (!response.ok) {
+    const detail = (await response.json().catch(() => ({}))).detail;
+    throw new Error(typeof detail === "string" ? detail : detail ? JSON.stringify(detail) : response.statusText);
+  }
   return response.json();
 }
 
@@ -123,11 +127,11 @@ function histogram(values, bins = 10) {
 
 async function runPage(run) {
   where.textContent = "run " + run;
-  const series = await api("/runs/" + encodeURIComponent(run) + "/series");
+  const series = await api("/series", { run });
   const components = series.components_names;
   const histBox = el("div", { id: "histogram" });
   const pick = el("select", { id: "hist-name", onchange: async () => {
-    histBox.replaceChildren(histogram(await api(`/runs/${encodeURIComponent(run)}/values?name=${encodeURIComponent(pick.value)}`)));
+    histBox.replaceChildren(histogram(await api("/values", { run, name: pick.value })));
   } }, ["reward", ...components].map((name) => el("option", { value: name, text: name })));
   const itemsBox = el("div", { id: "items" });
   const views = el("div", { id: "views" });
@@ -163,7 +167,7 @@ function itemsFilters(run, components, kinds, box) {
     const query = new URLSearchParams({ run, sort: sort.value, limit: 50, offset });
     for (const [name, input] of [["component", component], ["min", min], ["max", max], ["error", error],
       ["group", group], ["q", text]]) if (input.value !== "") query.set(name, input.value);
-    const page = await api("/items?" + query);
+    const page = await api("/items", query);
     box.replaceChildren(itemsTable(page.items, components),
       el("p", { class: "muted", id: "items-total", text: `${page.total} items` }),
       el("button", { id: "prev", disabled: offset === 0 ? "" : null, onclick: () => { offset = Math.max(0, offset - 50); load(); }, text: "◀" }),
@@ -193,16 +197,16 @@ function viewsControls(run, components, box) {
   const low = el("select", { id: "v-low" }, components.map((c) => el("option", { value: c, text: c })));
   if (components.length > 1) low.value = components[1];
   const disagree = async () => {
-    const items = await api(`/runs/${encodeURIComponent(run)}/disagreements?high=${encodeURIComponent(high.value)}&low=${encodeURIComponent(low.value)}`);
+    const items = await api("/disagreements", { run, high: high.value, low: low.value });
     box.replaceChildren(el("p", { text: `${high.value} ≥ 0.5 but ${low.value} < 0.5: ${items.length} items` }), itemsTable(items, components));
   };
   const shortest = async () => {
     box.replaceChildren(el("p", { text: "highest reward, shortest first" }),
-      itemsTable(await api(`/runs/${encodeURIComponent(run)}/short`), components));
+      itemsTable(await api("/short", { run }), components));
   };
   const fallback = async () => {
     box.replaceChildren(el("p", { text: "math right, but no \\boxed{} or <answer> found the answer (a phrase, a looser reading or the last number did)" }),
-      itemsTable(await api(`/runs/${encodeURIComponent(run)}/fallback?component=math`), components));
+      itemsTable(await api("/fallback", { run, component: "math" }), components));
   };
   return el("div", { class: "filters" }, high, " high, ", low, " low ",
     el("button", { id: "disagree", onclick: disagree, text: "Where they disagree" }),
@@ -236,14 +240,15 @@ function renderText(text) {
 
 function renderCompletion(item) {
   if (!item.chat) return renderText(item.completion);
-  return item.completion.map((message) => {
+  return (Array.isArray(item.completion) ? item.completion : []).filter((m) => m && typeof m === "object").map((message) => {
     const content = typeof message.content === "string" ? message.content
       : Array.isArray(message.content) ? message.content.map((p) => p.text || "").join("") : "";
     return el("div", { class: "turn " + message.role },
       el("div", { class: "role", text: message.role + (message.name ? " · " + message.name : "") }),
       message.reasoning_content ? el("details", { class: "reasoning" }, el("summary", { text: "reasoning" }), el("pre", { text: message.reasoning_content })) : null,
       renderText(content),
-      (message.tool_calls || []).map((call) => el("pre", { class: "code tool-call", text: JSON.stringify(call.function || call, null, 2) })));
+      (Array.isArray(message.tool_calls) ? message.tool_calls : []).map((call) =>
+        el("pre", { class: "code tool-call", text: JSON.stringify((call && call.function) || call, null, 2) })));
   });
 }
 
@@ -254,7 +259,7 @@ function scoresTable(item) {
 }
 
 async function itemPage(pk) {
-  const item = await api("/items/" + pk);
+  const item = await api("/items/" + encodeURIComponent(pk));
   where.textContent = "item " + item.id;
   show(el("h2", { text: "Item " + item.id }),
     el("p", {}, "step ", item.step ?? "–", " · group ", item.group === null ? "–" : el("a", { href: "#/group/" + pk, id: "to-group", text: item.group })),
@@ -265,7 +270,7 @@ async function itemPage(pk) {
 }
 
 async function groupPage(pk) {
-  const group = await api(`/items/${pk}/group`);
+  const group = await api(`/items/${encodeURIComponent(pk)}/group`);
   where.textContent = "group " + group.group;
   show(el("h2", { text: `Group ${group.group} · mean ${fmt(group.mean)} · std ${fmt(group.std)}` }),
     el("div", { class: "group", id: "group" }, group.items.map((item) => el("div", { class: "panel member", "data-pk": item.pk },
@@ -276,8 +281,16 @@ async function groupPage(pk) {
 
 // Routing ------------------------------------------------------------------------------------------
 
+function decode(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;  // a malformed % in a hand-typed address
+  }
+}
+
 async function route() {
-  const [, page, arg] = location.hash.split("/").map(decodeURIComponent);
+  const [, page, arg] = location.hash.split("/").map(decode);
   try {
     if (page === "run") await runPage(arg);
     else if (page === "item") await itemPage(arg);

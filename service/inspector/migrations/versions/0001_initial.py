@@ -13,13 +13,16 @@ revision = "0001"
 down_revision = None
 
 
+ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
 def upgrade() -> None:
     op.create_table(
         "requests",
-        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("time", sa.Float, nullable=False),
         sa.Column("run", sa.String(200), nullable=False),
-        sa.Column("step", sa.Integer),
+        sa.Column("step", sa.BigInteger),
         sa.Column("weights", sa.Text, nullable=False),
         sa.Column("params", sa.Text, nullable=False),
         sa.Column("profile", sa.String(100)),
@@ -30,10 +33,10 @@ def upgrade() -> None:
     op.create_index("ix_requests_run", "requests", ["run"])
     op.create_table(
         "items",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("request_id", sa.Integer, sa.ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("id", ID, primary_key=True),
+        sa.Column("request_id", ID, sa.ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
         sa.Column("run", sa.String(200), nullable=False),
-        sa.Column("step", sa.Integer),
+        sa.Column("step", sa.BigInteger),
         sa.Column("item_id", sa.String(200), nullable=False),
         sa.Column("group_name", sa.String(200)),
         sa.Column("prompt", sa.Text, nullable=False),
@@ -46,10 +49,11 @@ def upgrade() -> None:
     op.create_index("ix_items_request_id", "items", ["request_id"])
     op.create_index("ix_items_group_name", "items", ["group_name"])
     op.create_index("ix_items_run_step", "items", ["run", "step"])
+    op.create_index("ix_items_run_reward", "items", ["run", "reward"])
     op.create_table(
         "scores",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("item_pk", sa.Integer, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("id", ID, primary_key=True),
+        sa.Column("item_pk", ID, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("value", sa.Float),
         sa.Column("error_kind", sa.String(60)),
@@ -57,6 +61,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_scores_item_pk", "scores", ["item_pk"])
     op.create_index("ix_scores_name_value", "scores", ["name", "value"])
+    op.create_index("ix_scores_error_kind", "scores", ["error_kind"])
 
 
 def downgrade() -> None:
