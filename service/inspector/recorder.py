@@ -29,6 +29,7 @@ DROPPED = Counter(
 TRUNCATED_MARKER = "\n…[truncated {} characters]"
 MAX_STEP = 2**63 - 1
 PRUNE_EVERY_S = 30.0
+LINGER_S = 0.05
 RETRY_MIGRATION_S = 10.0
 
 
@@ -169,6 +170,7 @@ class Recorder:
         last_prune = last_migration = time.monotonic()
         while True:
             batch = [self._queue.get()]
+            time.sleep(LINGER_S)  # let a few more arrive: fewer, larger transactions
             while len(batch) < 64:  # whatever else is waiting goes in the same transaction
                 try:
                     batch.append(self._queue.get_nowait())

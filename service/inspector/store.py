@@ -514,36 +514,66 @@ def _insert(connection: Any, request: ScoredRequest) -> None:
     if not request.items:
         return
     rows = [
-        {
-            "request_id": request_id,
-            "run": request.run,
-            "step": request.step,
-            "item_id": item.item_id[:200],
-            "group_name": item.group[:200] if item.group is not None else None,
-            "prompt": item.prompt,
-            "completion": item.completion,
-            "chat": item.chat,
-            "answer": item.answer,
-            "reward": _finite(item.reward),
-            "length": item.length,
-        }
+        (
+            request_id,
+            request.run,
+            request.step,
+            item.item_id[:200],
+            item.group[:200] if item.group is not None else None,
+            item.prompt,
+            item.completion,
+            item.chat,
+            item.answer,
+            _finite(item.reward),
+            item.length,
+        )
         for item in request.items
     ]
-    added = insert(ItemRecord).returning(ItemRecord.id, sort_by_parameter_order=True)
-    pks = connection.execute(added, rows).scalars()
+    pks: Any
+    if connection.dialect.name == "sqlite":
+        # One writer at a time holds the file: the new rowids are the next ones, in order.
+        _insert_rows(connection, "items", ITEM_COLUMNS, rows)
+        last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+        pks = range(last - len(rows) + 1, last + 1)
+    else:
+        added = insert(ItemRecord).returning(ItemRecord.id, sort_by_parameter_order=True)
+        pks = connection.execute(added, [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]).scalars()
     score_rows = [
-        {
-            "item_pk": pk,
-            "name": name[:100],
-            "value": None if value is None else _finite(value),
-            "error_kind": error_kind(item.errors[name]) if name in item.errors else None,
-            "error": item.errors.get(name),
-        }
+        (
+            pk,
+            name[:100],
+            None if value is None else _finite(value),
+            error_kind(item.errors[name]) if name in item.errors else None,
+            item.errors.get(name),
+        )
         for pk, item in zip(pks, request.items, strict=True)
         for name, value in item.scores.items()
     ]
     if score_rows:
-        connection.execute(insert(ScoreRecord), score_rows)
+        _insert_rows(connection, "scores", ("item_pk", "name", "value", "error_kind", "error"), score_rows)
+
+
+ITEM_COLUMNS = (
+    "request_id",
+    "run",
+    "step",
+    "item_id",
+    "group_name",
+    "prompt",
+    "completion",
+    "chat",
+    "answer",
+    "reward",
+    "length",
+)
+
+
+def _insert_rows(connection: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """The driver's own executemany: half the CPU of SQLAlchemy's per-row parameter handling, which
+    matters on a server that scores while it records. Names are constants of this module."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    marks = ", ".join([mark] * len(columns))
+    connection.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
 def _finite(value: float) -> float:
