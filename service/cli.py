@@ -279,8 +279,12 @@ def inspect(
 
     from service.inspector.offline import inspector_app
 
-    source = items or scored.with_name(scored.name.replace(".scored.jsonl", ".jsonl"))
-    app_ = inspector_app(scored, source if source.is_file() else None, run_name or scored.name.split(".")[0])
+    source = items
+    if source is None and scored.name.endswith(".scored.jsonl"):
+        source = scored.with_name(scored.name.removesuffix(".scored.jsonl") + ".jsonl")
+    app_ = inspector_app(
+        scored, source if source and source.is_file() else None, run_name or scored.name.split(".")[0]
+    )
     typer.echo(f"the reward inspector on {scored}: http://{host}:{port}/ui", err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from service.api.routers import inspector
 from service.api.schemas import Item
@@ -55,6 +56,8 @@ def inspector_app(scored: Path, items: Path | None, run: str) -> FastAPI:
     store.migrate()
     store.write([scored_request(read_jsonl(scored), read_jsonl(items) if items else None, run)])
     app = FastAPI(title="Referee inspector")
+    # No key here: only this machine may ask (a DNS-rebound page's requests carry another Host).
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "testserver"])
     app.state.settings = Settings(api_key=None)
     app.state.inspector_store = store
     app.include_router(inspector.router)
