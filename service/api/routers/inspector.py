@@ -179,20 +179,20 @@ def items(
 ItemPk = Path(ge=1, le=2**62)
 
 
+def found(value: dict[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        raise HTTPException(404, "no such item")
+    return value
+
+
 @data.get("/items/{pk}")
 def item(pk: int = ItemPk, store: Store = Depends(get_store)) -> dict[str, Any]:
-    found = store.item(pk)
-    if found is None:
-        raise HTTPException(404, "no such item")
-    return found
+    return found(store.item(pk))
 
 
 @data.get("/items/{pk}/group")
 def group(pk: int = ItemPk, store: Store = Depends(get_store)) -> dict[str, Any]:
-    found = store.group(pk)
-    if found is None:
-        raise HTTPException(404, "no such item")
-    return found
+    return found(store.group(pk))
 
 
 router.include_router(data)
