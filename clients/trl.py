@@ -25,16 +25,23 @@ def _batch_key(prompts: Sequence[Any], completions: Sequence[Any]) -> int:
     return hash((repr(prompts), repr(completions)))
 
 
+def _step(kwargs: Mapping[str, Any]) -> int | None:
+    """TRL passes its `TrainerState`: the step files the batch in Referee's reward inspector."""
+    state = kwargs.get("trainer_state")
+    step = getattr(state, "global_step", None)
+    return step if isinstance(step, int) else None
+
+
 class _SharedBatch:
     """Scores a batch once for all component functions (sync callers)."""
 
-    def __init__(self, score: Callable[[list[dict[str, Any]]], RewardResponse]) -> None:
+    def __init__(self, score: Callable[[tuple[list[dict[str, Any]], int | None]], RewardResponse]) -> None:
         self.score = score
         self.lock = threading.Lock()
         self.key: int | None = None
         self.response: RewardResponse | None = None
 
-    def get(self, key: int, items: Callable[[], list[dict[str, Any]]]) -> RewardResponse:
+    def get(self, key: int, items: Callable[[], tuple[list[dict[str, Any]], int | None]]) -> RewardResponse:
         with self.lock:
             if key != self.key or self.response is None:
                 self.response, self.key = self.score(items()), key
@@ -55,11 +62,15 @@ def referee_reward_funcs(
     base_url: str | None = None,
     api_key: str | None = None,
     null_as: float | None = 0.0,
+    run: str | None = None,
 ) -> tuple[list[Callable[..., list[float | None]]], list[float]]:
-    """Reward functions for TRL, one per component, and the weights to give `GRPOConfig.reward_weights`."""
-    client = client or RefereeClient(base_url, api_key=api_key)
+    """Reward functions for TRL, one per component, and the weights to give `GRPOConfig.reward_weights`.
+    `run` names the run in Referee's reward inspector (default: `$REFEREE_RUN`); the step is TRL's."""
+    client = client or RefereeClient(base_url, api_key=api_key, run=run)
     weights = _weights(rewards, profile, client)
-    shared = _SharedBatch(lambda items: client.score(items, rewards=rewards, profile=profile, params=params))
+    shared = _SharedBatch(
+        lambda batch: client.score(batch[0], rewards=rewards, profile=profile, params=params, step=batch[1])
+    )
 
     def component(name: str) -> Callable[..., list[float | None]]:
         def reward(
@@ -67,7 +78,10 @@ def referee_reward_funcs(
         ) -> list[float | None]:
             response = shared.get(
                 _batch_key(prompts, completions),
-                lambda: build_items(prompts, completions, kwargs, column_map, completion_ids),
+                lambda: (
+                    build_items(prompts, completions, kwargs, column_map, completion_ids),
+                    _step(kwargs),
+                ),
             )
             return _values(response, name, null_as)
 
@@ -87,9 +101,10 @@ def referee_async_reward_funcs(
     base_url: str | None = None,
     api_key: str | None = None,
     null_as: float | None = 0.0,
+    run: str | None = None,
 ) -> tuple[list[Callable[..., Any]], list[float]]:
     """`async def` variant: TRL awaits them concurrently; they still share one request per batch."""
-    client = client or AsyncRefereeClient(base_url, api_key=api_key)
+    client = client or AsyncRefereeClient(base_url, api_key=api_key, run=run)
     with RefereeClient(client.base_url, api_key=client.api_key) as lookup:
         weights = _weights(rewards, profile, lookup)
     pending: dict[int, asyncio.Task[RewardResponse]] = {}
@@ -103,7 +118,7 @@ def referee_async_reward_funcs(
                 pending.clear()  # only the current batch is worth keeping
                 items = build_items(prompts, completions, kwargs, column_map, completion_ids)
                 pending[key] = asyncio.ensure_future(
-                    client.score(items, rewards=rewards, profile=profile, params=params)
+                    client.score(items, rewards=rewards, profile=profile, params=params, step=_step(kwargs))
                 )
             return _values(await pending[key], name, null_as)
 

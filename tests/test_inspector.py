@@ -425,3 +425,17 @@ def test_the_migrations_build_exactly_the_models_schema(store: Store) -> None:
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+def test_the_trl_adapter_files_batches_under_its_run_and_trls_step(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from clients.trl import referee_reward_funcs
+
+    database = tmp_path / "trl.sqlite"
+    with server_process(env={"REFEREE_RECORD": sqlite_url(database)}) as (url, _):
+        funcs, _ = referee_reward_funcs({"format": 1.0}, base_url=url, run="trl-run")
+        state = SimpleNamespace(global_step=5)  # what GRPOTrainer passes as `trainer_state`
+        assert funcs[0](["p", "p"], ["<think>a</think>b", "c"], trainer_state=state) == [1.0, 0.0]
+        store = Store(sqlite_url(database))
+        assert wait_for(lambda: [(r["run"], r["steps"]) for r in store.runs()] == [("trl-run", 5)], 30)
