@@ -107,16 +107,20 @@ def _become_subreaper() -> None:
 
 
 def _reap_orphans() -> None:
-    """Collect exited bwrap processes re-parented to us; only those, so other children keep theirs."""
+    """Collect exited sandbox processes re-parented to us: bwrap's, and a warm runner whose bwrap
+    died first (it runs as a sandbox uid, which none of the service's own children do). Only those,
+    so other children keep theirs."""
     for pid in _children_of(os.getpid()):
         try:
-            with open(f"/proc/{pid}/stat") as stat:
-                name, rest = stat.read().split(" (", 1)[1].rsplit(")", 1)
-        except (OSError, ValueError):
+            with open(f"/proc/{pid}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
             continue
         with _LAUNCHED_LOCK:
             launched = pid in _LAUNCHED
-        if name == "bwrap" and rest.split()[0] == "Z" and not launched:
+        zombie = fields.get("State", "").split()[:1] == ["Z"]
+        sandboxed = FIRST_UID <= int(fields.get("Uid", "0").split()[0]) < FIRST_UID + UID_RANGE
+        if zombie and not launched and (fields.get("Name", "").strip() == "bwrap" or sandboxed):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
 

@@ -197,3 +197,22 @@ def test_local_sandboxes_never_share_a_uid() -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_sandbox_processes_left_to_the_service_are_collected() -> None:
+    """A warm runner whose bwrap died first is re-parented to the service (a subreaper): it must be
+    reaped, or every later cold run waits for its uid's "processes" to go."""
+    import os
+
+    from sandboxes.local import FIRST_UID, UID_RANGE, _reap_orphans
+
+    if os.geteuid() != 0:
+        pytest.skip("sandbox uids are used only when the service runs as root")
+    child = os.fork()
+    if child == 0:
+        os.setuid(FIRST_UID + UID_RANGE - 1)
+        os._exit(0)
+    time.sleep(0.2)  # a zombie now, as a sandbox uid
+    _reap_orphans()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child, os.WNOHANG)
