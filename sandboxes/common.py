@@ -202,6 +202,13 @@ def compile_failure(result: RunResult) -> RunResult:
     )
 
 
+def compile_request(spec: Language, request: RunRequest) -> RunRequest:
+    """The compile step of `request`: the language's own time and memory limits, no stdin."""
+    return request.model_copy(
+        update={"time_limit_s": spec.compile_time_s, "memory_limit_mb": spec.compile_memory_mb, "stdin": ""}
+    )
+
+
 StopRule = Callable[[int, RunResult], bool]
 """`stop(index, result)` returning True ends a series of runs early."""
 
@@ -283,13 +290,7 @@ class Sandbox(ABC):
     def compile_then_run(job: Job, execute: Execute) -> list[RunResult]:
         spec, request = job.spec, job.request
         if spec.compile is not None:
-            limits = request.model_copy(
-                update={
-                    "time_limit_s": spec.compile_time_s,
-                    "memory_limit_mb": spec.compile_memory_mb,
-                    "stdin": "",
-                }
-            )
+            limits = compile_request(spec, request)
             compiled = execute(limits, spec.compile, True)
             if compiled.status != Status.ok:
                 return [compile_failure(compiled)] * len(job.stdins)

@@ -17,7 +17,7 @@ import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sandboxes import common
@@ -32,28 +32,32 @@ PIDS_LIMIT = 128
 WIPE = "kill -9 -1 2>/dev/null; find /box /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; true"
 
 
+def _frames(sock: Any) -> Iterator[tuple[int, bytes]]:
+    """Docker's multiplexed exec stream, as (stream, payload): 8-byte headers (stream, size) then the
+    payload, until the stream ends."""
+    buffer = b""
+    while chunk := sock.recv(1 << 20):
+        buffer += chunk
+        while len(buffer) >= 8:
+            stream, size = struct.unpack(">BxxxL", buffer[:8])
+            if len(buffer) < 8 + size:
+                break
+            payload, buffer = buffer[8 : 8 + size], buffer[8 + size :]
+            yield stream, payload
+
+
 class _Frames:
-    """Docker's multiplexed exec stream: 8-byte headers (stream, size) then the payload."""
+    """Feeds an exec's stdout and stderr frames to their capped readers."""
 
     def __init__(self, sock: Any, stdout: CappedReader, stderr: CappedReader) -> None:
         self.sock, self.targets = sock, {1: stdout, 2: stderr}
 
     def pump(self) -> None:
-        buffer = b""
         try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return
-                buffer += chunk
-                while len(buffer) >= 8:
-                    stream, size = struct.unpack(">BxxxL", buffer[:8])
-                    if len(buffer) < 8 + size:
-                        break
-                    target = self.targets.get(stream)
-                    if target is not None:
-                        target.feed(buffer[8 : 8 + size])
-                    buffer = buffer[8 + size :]
+            for stream, payload in _frames(self.sock):
+                target = self.targets.get(stream)
+                if target is not None:
+                    target.feed(payload)
         except OSError:
             return
 
@@ -63,26 +67,18 @@ class _ExecStream(Transport):
 
     def __init__(self, sock: Any, discard: Callable[[], None]) -> None:
         self.sock, self._discard = sock, discard
-        self._buffer = b""
+        self._frames = _frames(sock)
         self._stderr = _sink(1 << 16, lambda: None)
 
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)
 
     def read(self) -> bytes:
-        while True:
-            while len(self._buffer) >= 8:
-                stream, size = struct.unpack(">BxxxL", self._buffer[:8])
-                if len(self._buffer) < 8 + size:
-                    break
-                payload, self._buffer = self._buffer[8 : 8 + size], self._buffer[8 + size :]
-                if stream == 1:
-                    return payload
-                self._stderr.feed(payload)
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                return b""
-            self._buffer += chunk
+        for stream, payload in self._frames:
+            if stream == 1:
+                return payload
+            self._stderr.feed(payload)
+        return b""
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):

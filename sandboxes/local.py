@@ -37,7 +37,7 @@ from typing import IO, Any
 from sandboxes import common, seccomp
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.common import CappedReader, Job, Sandbox, SandboxUnavailable, Slots
-from sandboxes.runner import processes_of
+from sandboxes.runner import processes_of, status_of
 from sandboxes.warm import RunnerGone, Transport, WarmRunner, runner_command
 
 FIRST_UID = 61000  # runs use uids from FIRST_UID on when the service is root
@@ -111,16 +111,14 @@ def _reap_orphans() -> None:
     died first (it runs as a sandbox uid, which none of the service's own children do). Only those,
     so other children keep theirs."""
     for pid in _children_of(os.getpid()):
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except OSError:
+        fields = status_of(pid)
+        if fields is None:
             continue
         with _LAUNCHED_LOCK:
             launched = pid in _LAUNCHED
         zombie = fields.get("State", "").split()[:1] == ["Z"]
         sandboxed = FIRST_UID <= int(fields.get("Uid", "0").split()[0]) < FIRST_UID + UID_RANGE
-        if zombie and not launched and (fields.get("Name", "").strip() == "bwrap" or sandboxed):
+        if zombie and not launched and (fields.get("Name") == "bwrap" or sandboxed):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
 

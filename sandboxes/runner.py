@@ -263,19 +263,24 @@ def clean_up_after(run_uid: int | None) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
+def status_of(pid: int | str) -> dict[str, str] | None:
+    """The fields of /proc/<pid>/status (None once it is gone): its real uid is there even when the
+    process is not dumpable and its /proc directory belongs to root."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return {
+                name: value.strip() for name, value in (line.split(":", 1) for line in status if ":" in line)
+            }
+    except OSError:
+        return None
+
+
 def processes_of(uid: int) -> list[tuple[int, bool]]:
-    """(pid, is a zombie) of the processes whose real uid is `uid`, read from `status` (a
-    non-dumpable process's /proc directory belongs to root whatever its uid)."""
+    """(pid, is a zombie) of the processes whose real uid is `uid`."""
     found = []
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except OSError:
-            continue
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
+        fields = status_of(name) if name.isdigit() else None
+        if fields is not None and int(fields.get("Uid", "-1").split()[0]) == uid:
             found.append((int(name), fields.get("State", "").split()[:1] == ["Z"]))
     return found
 

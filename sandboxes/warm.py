@@ -123,12 +123,10 @@ class WarmRunner:
         was given up on is dropped)."""
         transport = self._connect()
         self._last_id += 1
-        message = {**message, "id": self._last_id}
-        data = json.dumps(message).encode()
         deadline = time.monotonic() + timeout
         answer: dict[str, Any] | None = None
         try:
-            transport.write(HEADER.pack(len(data)) + data)
+            transport.write(frame({**message, "id": self._last_id}))
             while answer is None or answer.get("id") != self._last_id:
                 answer = self._messages.get(timeout=max(0.0, deadline - time.monotonic()))
                 if answer is None:
@@ -147,9 +145,8 @@ class WarmRunner:
         """A message without an answer (`end` of a session)."""
         if self._transport is None:
             return
-        data = json.dumps(message).encode()
         try:
-            self._transport.write(HEADER.pack(len(data)) + data)
+            self._transport.write(frame(message))
         except OSError:
             self.reset()
 
@@ -204,14 +201,7 @@ class WarmRunner:
         midway. Files go to the runner only when they differ from the session's."""
         held: dict[str, str] | None = None
         if spec.compile is not None:
-            first = requests[len(results)]
-            limits = first.model_copy(
-                update={
-                    "time_limit_s": spec.compile_time_s,
-                    "memory_limit_mb": spec.compile_memory_mb,
-                    "stdin": "",
-                }
-            )
+            limits = common.compile_request(spec, requests[len(results)])
             answer = self._run(limits, spec.compile, files[len(results)], save=True, last=False)
             held = files[len(results)]
             compiled = self._result(limits, answer)
@@ -270,6 +260,12 @@ class WarmRunner:
             cpu_time_s=answer["cpu_time_s"],
             peak_memory_mb=answer["peak_memory_mb"],
         )
+
+
+def frame(message: dict[str, Any]) -> bytes:
+    """A message as the runner reads it: its length, then its JSON."""
+    data = json.dumps(message).encode()
+    return HEADER.pack(len(data)) + data
 
 
 def _pump(transport: Transport, messages: queue.Queue[dict[str, Any] | None], gone: threading.Event) -> None:

@@ -45,15 +45,18 @@ def get_scorer(request: Request) -> Scorer:
     return Scorer(state.registry, state.resources, state.settings)
 
 
+def key_matches(given: str, key: str) -> bool:
+    """In constant time: how long a wrong key matched tells an attacker nothing."""
+    return secrets.compare_digest(given.encode(), key.encode())
+
+
 def require_api_key(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     settings: Settings = Depends(get_settings),
 ) -> None:
     if settings.api_key is None:
         return
-    if credentials is None or not secrets.compare_digest(
-        credentials.credentials.encode(), settings.api_key.encode()
-    ):
+    if credentials is None or not key_matches(credentials.credentials, settings.api_key):
         raise HTTPException(
             401,
             "missing or wrong API key: send `Authorization: Bearer <key>`",

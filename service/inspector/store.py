@@ -463,24 +463,21 @@ class Store:
         return found
 
     def components(self, run: str) -> list[str]:
-        query = (
-            select(ScoreRecord.name)
-            .join(ItemRecord, ScoreRecord.item_pk == ItemRecord.id)
-            .where(ItemRecord.run == run)
-            .distinct()
-        )
-        with self.engine.connect() as connection:
-            return sorted(name for (name,) in connection.execute(query))
+        return self._distinct_scores(run, ScoreRecord.name)
 
     def error_kinds(self, run: str) -> list[str]:
+        return self._distinct_scores(run, ScoreRecord.error_kind)
+
+    def _distinct_scores(self, run: str, column: Any) -> list[str]:
+        """The values of one column of a run's scores, each once, sorted (nulls and empties left out)."""
         query = (
-            select(ScoreRecord.error_kind)
+            select(column)
             .join(ItemRecord, ScoreRecord.item_pk == ItemRecord.id)
-            .where(ItemRecord.run == run, ScoreRecord.error_kind.is_not(None))
+            .where(ItemRecord.run == run, column.is_not(None))
             .distinct()
         )
         with self.engine.connect() as connection:
-            return sorted(kind for (kind,) in connection.execute(query) if kind)
+            return sorted(value for (value,) in connection.execute(query) if value)
 
 
 def _sqlite_pragmas(connection: Any, _: Any) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sandboxes import RunRequest, Sandbox, Status
+from sandboxes.runner import status_of
 from tests.helpers import sandbox_or_skip
 from tests.security.attacks import ATTACKS, MARKER, Attack
 
@@ -28,10 +29,7 @@ def _stat(pid: str) -> tuple[str, int]:
 
 def _real_uid(pid: str) -> int:
     """From `status`: the /proc directory of a non-dumpable process belongs to root."""
-    uid_line = next(
-        line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:")
-    )
-    return int(uid_line.split()[1])
+    return int((status_of(pid) or {"Uid": "-1"})["Uid"].split()[0])
 
 
 def _children(pid: str) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -18,7 +17,7 @@ from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from service.api.dependencies import get_settings
+from service.api.dependencies import get_settings, key_matches
 from service.inspector.store import ItemFilter, Store
 from service.settings import Settings
 
@@ -41,9 +40,9 @@ def require_ui_key(
     key = settings.api_key
     if key is None:
         return
-    if credentials is not None and secrets.compare_digest(credentials.credentials.encode(), key.encode()):
+    if credentials is not None and key_matches(credentials.credentials, key):
         return
-    if cookie is not None and secrets.compare_digest(cookie.encode(), session_token(key).encode()):
+    if cookie is not None and key_matches(cookie, session_token(key)):
         return
     raise HTTPException(401, "the inspector needs the API key: log in on /ui")
 
@@ -85,9 +84,7 @@ class Login(BaseModel):
 def login(
     body: Login, request: Request, response: Response, settings: Settings = Depends(get_settings)
 ) -> dict[str, bool]:
-    if settings.api_key is not None and not secrets.compare_digest(
-        body.key.encode(), settings.api_key.encode()
-    ):
+    if settings.api_key is not None and not key_matches(body.key, settings.api_key):
         raise HTTPException(401, "wrong key")
     if settings.api_key is not None:
         response.set_cookie(
