@@ -6,10 +6,13 @@ failure of the sandbox itself is `sandbox_error`. The backends share one base cl
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sandboxes.languages import canonical
 
 BackendName = Literal["local", "docker"]
 BACKENDS: tuple[str, ...] = get_args(BackendName)
@@ -28,7 +31,10 @@ class Status(str, Enum):
 class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    language: str = Field("python", description="A key of the language table (`python`, `cpp`, ...).")
+    language: str = Field(
+        "python",
+        description="A language of the table (`python`, `cpp`, `java`, ...) or an alias (`js`, `rs`).",
+    )
     source: str = Field(..., max_length=1_000_000)
     stdin: str = ""
     argv: list[str] = Field(default_factory=list)
@@ -38,6 +44,23 @@ class RunRequest(BaseModel):
     time_limit_s: float = Field(5.0, gt=0, le=300, description="Wall-clock limit of the run.")
     memory_limit_mb: int = Field(512, ge=16, le=16384)
     output_limit_bytes: int = Field(1 << 20, ge=1024, le=64 << 20, description="Cap per stream.")
+    stdio_files: tuple[str, str] | None = Field(
+        None,
+        description="File I/O problems: (input file, output file), e.g. `input.txt`, `output.txt`: the "
+        "program reads the first as its stdin and what it writes to the second is its stdout.",
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _canonical_language(cls, name: str) -> str:
+        return canonical(name) or name  # an unknown one is the run's sandbox_error, not a 422
+
+    @field_validator("stdio_files")
+    @classmethod
+    def _plain_names(cls, names: tuple[str, str] | None) -> tuple[str, str] | None:
+        if names is not None and any(not re.fullmatch(r"[\w][\w.-]{0,99}", name) for name in names):
+            raise ValueError("stdio_files are plain file names in the work dir, like input.txt")
+        return names
 
     @field_validator("files")
     @classmethod

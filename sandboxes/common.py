@@ -93,7 +93,7 @@ def rlimits(request: RunRequest, max_processes: int | None = None) -> dict[str, 
     backstop (the wall clock is the real limit) and no core dumps; `max_processes` where the
     backend's uid is its own."""
     limits = {
-        "as": request.memory_limit_mb << 20,
+        "as": (request.memory_limit_mb + language(request.language).reserve_mb) << 20,
         "fsize": MAX_FILE_BYTES,
         "nofile": MAX_OPEN_FILES,
         "cpu": int(request.time_limit_s) + 2,
@@ -209,6 +209,22 @@ def compile_request(spec: Language, request: RunRequest) -> RunRequest:
     )
 
 
+def compile_argv(spec: Language, request: RunRequest) -> tuple[str, ...]:
+    assert spec.compile is not None
+    return spec.command(spec.compile, request.source, spec.compile_memory_mb)
+
+
+def run_argv(spec: Language, request: RunRequest) -> tuple[str, ...]:
+    """The language's run command; with `stdio_files`, wrapped so that stdin is saved as the input
+    file first and the output file is printed after: a program that reads `input.txt` and writes
+    `output.txt` is judged like any other (what it prints itself goes to stderr)."""
+    argv = spec.command(spec.run, request.source, request.memory_limit_mb)
+    if request.stdio_files is None:
+        return argv
+    script = 'i=$1 o=$2; shift 2; cat >"$i" || exit 125; "$@" >&2; s=$?; [ -f "$o" ] && cat "$o"; exit $s'
+    return ("/bin/sh", "-c", script, "sh", *request.stdio_files, *argv)
+
+
 StopRule = Callable[[int, RunResult], bool]
 """`stop(index, result)` returning True ends a series of runs early."""
 
@@ -225,7 +241,7 @@ class Job:
     @property
     def files(self) -> dict[str, str]:
         """The source file and the request's extra files, by name."""
-        return {self.spec.source_name: self.request.source, **self.request.files}
+        return {self.spec.source_file(self.request.source): self.request.source, **self.request.files}
 
 
 Execute = Callable[[RunRequest, tuple[str, ...], bool], RunResult]
@@ -291,12 +307,14 @@ class Sandbox(ABC):
         spec, request = job.spec, job.request
         if spec.compile is not None:
             limits = compile_request(spec, request)
-            compiled = execute(limits, spec.compile, True)
+            compiled = execute(limits, compile_argv(spec, request), True)
             if compiled.status != Status.ok:
                 return [compile_failure(compiled)] * len(job.stdins)
         results: list[RunResult] = []
         for index, stdin in enumerate(job.stdins):
-            results.append(execute(request.model_copy(update={"stdin": stdin}), spec.run, False))
+            results.append(
+                execute(request.model_copy(update={"stdin": stdin}), run_argv(spec, request), False)
+            )
             if job.stop is not None and job.stop(index, results[-1]):
                 break
         return results

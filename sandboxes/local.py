@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import fcntl
 import functools
+import glob
 import json
 import logging
 import os
@@ -68,6 +69,8 @@ ROOT_FS = (
     "--symlink",
     "usr/sbin",
     "/sbin",
+    # Debian's JDK keeps its configuration (jvm.cfg, java.security) in /etc: read-only, nothing else.
+    *(arg for conf in sorted(glob.glob("/etc/java-*-openjdk")) for arg in ("--ro-bind", conf, conf)),
 )
 
 

@@ -166,7 +166,7 @@ class WarmRunner:
     def run_programs(self, requests: list[RunRequest], stop: StopRule | None = None) -> list[RunResult]:
         """Several programs of one interpreted language, one after another in one session."""
         spec = language(requests[0].language)
-        files = [{spec.source_name: request.source, **request.files} for request in requests]
+        files = [{spec.source_file(request.source): request.source, **request.files} for request in requests]
         return self._series(spec, requests, files, stop)
 
     def _series(
@@ -202,7 +202,8 @@ class WarmRunner:
         held: dict[str, str] | None = None
         if spec.compile is not None:
             limits = common.compile_request(spec, requests[len(results)])
-            answer = self._run(limits, spec.compile, files[len(results)], save=True, last=False)
+            compile_argv = common.compile_argv(spec, requests[len(results)])
+            answer = self._run(limits, compile_argv, files[len(results)], save=True, last=False)
             held = files[len(results)]
             compiled = self._result(limits, answer)
             if compiled.status != Status.ok:
@@ -213,7 +214,8 @@ class WarmRunner:
         for index in range(len(results), len(requests)):
             last = index == len(requests) - 1
             sent = None if files[index] is held else files[index]
-            answer = self._run(requests[index], spec.run, sent, save=False, last=last)
+            run_argv = common.run_argv(spec, requests[index])
+            answer = self._run(requests[index], run_argv, sent, save=False, last=last)
             held = files[index]
             results.append(self._result(requests[index], answer))
             if "exit_code" not in answer:  # the supervisor is gone: a fresh session for the rest

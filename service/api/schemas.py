@@ -263,6 +263,9 @@ class RewardInfo(BaseModel):
     name: str
     description: str
     requires: list[str] = Field(..., description="Item fields this reward needs.")
+    requires_one_of: list[str] = Field(
+        default_factory=list, description="Item fields at least one of which it needs (e.g. test data)."
+    )
     params: dict[str, Any] = Field(..., description="JSON schema of its options.")
     group_reward: bool = False
     available: bool = True

@@ -144,6 +144,20 @@ def check_required_fields(names: Sequence[str], items: Sequence[Item], registry:
                             "missing_field",
                         )
                     )
+        alternatives = registry.rewards[name].requires_one_of
+        for index, item in enumerate(items):
+            if (
+                alternatives
+                and all(item.get(f) is None for f in alternatives)
+                and len(errors) < MAX_REPORTED_ERRORS
+            ):
+                errors.append(
+                    error_entry(
+                        ["body", "items", index, alternatives[0]],
+                        f"reward {name!r} needs one of the item fields {', '.join(alternatives)}",
+                        "missing_field",
+                    )
+                )
     if errors:
         raise APIError(422, errors)
 

@@ -31,6 +31,8 @@ class ErrorKind(str, Enum):
     sandbox_unavailable = "sandbox_unavailable"
     sandbox_error = "sandbox_error"
     compile_error = "compile_error"
+    checker_error = "checker_error"
+    """The item's checker crashed, timed out or answered outside its protocol: no verdict."""
     tests_failed = "tests_failed"
     """Some tests did not pass (the score says how many did)."""
     not_followed = "not_followed"

@@ -71,6 +71,8 @@ class Reward:
     params: type[BaseModel] = NoParams
     requires: tuple[str, ...] = ()
     """Item fields that must be present (checked before scoring: 422 naming the item)."""
+    requires_one_of: tuple[str, ...] = ()
+    """Item fields at least one of which must be present (422 naming the first when none is)."""
     resources: tuple[ResourceName, ...] = ()
     """Fields of `Resources` it needs (checked before scoring: 422 when one is not configured)."""
     uses: tuple[ResourceName, ...] = ()

@@ -1,219 +1,265 @@
 """`code`: run the completion's program against the item's tests in a sandbox.
 
-Item fields: `tests` and optionally `language` (default `python`). `tests` is a list whose
-entries are any of:
-- `{"input": "...", "output": "..."}`: stdin/stdout, compared line by line after trimming trailing
-  whitespace (a missing or extra line fails; `float_tolerance` compares numbers approximately);
-- `"assert f(2) == 4"` or `{"assert": "..."}`: MBPP-style Python test code run after the solution;
-- `{"check": "<code defining check(candidate)>", "entry_point": "f"}`: HumanEval-style.
+The tests come from the item's own fields, in the shape its dataset ships them (APPS/TACO
+`input_output`, LiveCodeBench `public_test_cases`, CodeContests `public_tests`, open-r1 Codeforces
+`official_tests` with `generated_checker`, MultiPL-E `tests` + `stop_tokens`, or Referee's `tests`
+list): `service.grading.code.datasets` reads them, `service.grading.code.judge` runs them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-import re
-import secrets
+import random
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandboxes import RunRequest, RunResult, Sandbox, SandboxUnavailable, Status
-from sandboxes.languages import LANGUAGES
+from sandboxes import Sandbox, SandboxUnavailable
+from sandboxes.languages import LANGUAGES, canonical
 from service.api.schemas import Item
+from service.grading.code import programs
+from service.grading.code.compare import Comparison
+from service.grading.code.compare import outputs_match as compare_outputs
+from service.grading.code.datasets import PARSERS, read_suite
+from service.grading.code.judge import JudgeOptions, Limits, SharedStop, Verdict, judge
+from service.grading.code.programs import extract_code
+from service.grading.code.suite import Case, Checker, Suite
 from service.grading.errors import ErrorKind
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
 
-_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.S)
+__all__ = ["CodeParams", "code_reward", "extract_code", "outputs_match"]
+
+TEST_FIELDS = tuple(dict.fromkeys(["tests", *(marker for marker, _ in PARSERS)]))
+"""Item fields any of which carries test data (the `code` reward needs one)."""
+TESTS_PER_PART = 8
+"""With free sandbox slots, an item's tests run in parts of at least this many, in parallel."""
 
 
 class CodeParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     all_or_nothing: bool = Field(False, description="1.0 only if every test passes, else 0.0.")
-    early_stop: bool = Field(False, description="Stop at the first failing test (the rest count as failed).")
+    early_stop: bool | None = Field(
+        None,
+        description="Stop at the first failing test (the rest count as failed). Default: on with "
+        "`all_or_nothing` (the score is 0 either way), off otherwise.",
+    )
+    compare: Literal["lines", "tokens"] | None = Field(
+        None,
+        description="`lines`: line by line, inner spacing kept; `tokens`: any whitespace. Default: "
+        "the dataset judge's rule (CodeContests, Codeforces, APPS: tokens; LiveCodeBench and "
+        "Referee's `tests`: lines).",
+    )
+    case_sensitive: bool | None = Field(None, description="Default: the dataset's (CodeContests: no).")
     float_tolerance: float | None = Field(
         None,
         ge=0,
-        description="Compare numeric output tokens with this "
-        "absolute-or-relative tolerance instead of exactly.",
+        description="Compare numbers with a fraction or exponent within this absolute-or-relative "
+        "tolerance (integers always compare exactly). Default: the dataset's (CodeContests 1e-5 "
+        "absolute; APPS, LiveCodeBench and calls 1e-6; Referee's `tests` and Codeforces exact).",
     )
-    time_limit_s: float = Field(5.0, gt=0, le=60, description="Per test run.")
-    memory_limit_mb: int = Field(512, ge=32, le=8192)
+    time_limit_s: float = Field(5.0, gt=0, le=60, description="Per test, when the item gives none.")
+    memory_limit_mb: int = Field(512, ge=32, le=8192, description="Per test, when the item gives none.")
+    time_limit_factor: float = Field(
+        1.0, gt=0, le=10, description="Multiplies an item's own time limit (limits are set for C++)."
+    )
+    max_time_limit_s: float = Field(20.0, gt=0, le=60, description="Cap on any time limit.")
+    max_memory_limit_mb: int = Field(2048, ge=32, le=8192, description="Cap on any memory limit.")
+    output_limit_kb: int = Field(1024, ge=1, le=65536, description="Cap on each test's stdout and stderr.")
+    max_tests: int | None = Field(
+        None,
+        ge=1,
+        description="Run at most this many tests of a suite (TACO and CodeContests average ~200): "
+        "a fixed sample per problem, the same for every rollout of it. Default: all.",
+    )
+    max_timeouts: int | None = Field(
+        3,
+        ge=1,
+        description="After this many timed-out tests the rest count as failed, so a looping submission "
+        "holds a slot for about this many time limits. null: run them all.",
+    )
+    parallel_tests: bool = Field(
+        True, description="Split an item's tests over free sandbox slots when the batch leaves some."
+    )
+    checker_time_limit_s: float = Field(10.0, gt=0, le=60)
+    checker_memory_limit_mb: int = Field(1024, ge=32, le=8192)
     backend: str | None = Field(None, description="`local` or `docker`; default: the server's.")
     default_language: str = Field("python", description="When the item has no `language` field.")
 
 
-def extract_code(text: str, language: str) -> str | None:
-    """The last fenced block tagged as `language`, else the last untagged block."""
-    names = LANGUAGES[language].fenced_as
-    blocks = _FENCE.findall(text)
-    tagged = [code for tag, code in blocks if tag.lower() in names]
-    if tagged:
-        return tagged[-1]
-    untagged = [code for tag, code in blocks if not tag]
-    return untagged[-1] if untagged else None
-
-
 def outputs_match(actual: str, expected: str, tolerance: float | None) -> bool:
-    """Line by line, trailing whitespace and trailing blank lines ignored; every line must match."""
-    actual_lines = [line.rstrip() for line in actual.rstrip().splitlines()]
-    expected_lines = [line.rstrip() for line in expected.rstrip().splitlines()]
-    if len(actual_lines) != len(expected_lines):
-        return False
-    for got, want in zip(actual_lines, expected_lines, strict=True):
-        if got == want:
-            continue
-        if tolerance is None:
-            return False
-        got_tokens, want_tokens = got.split(), want.split()
-        if len(got_tokens) != len(want_tokens):
-            return False
-        for a, b in zip(got_tokens, want_tokens, strict=True):
-            if a != b and not _numbers_close(a, b, tolerance):
-                return False
-    return True
+    """Line by line, as `compare: lines` does (kept for callers of the earlier API)."""
+    return compare_outputs(actual, expected, Comparison("lines", abs_tol=tolerance, rel_tol=tolerance))
 
 
-def _numbers_close(a: str, b: str, tolerance: float) -> bool:
-    try:
-        x, y = float(a), float(b)
-    except ValueError:
-        return False
-    return math.isclose(x, y, rel_tol=tolerance, abs_tol=tolerance)
+def _comparison(suite: Suite, params: CodeParams) -> Comparison:
+    base = suite.comparison or (
+        Comparison(abs_tol=1e-6, rel_tol=1e-6) if suite.kind == "call" else Comparison()
+    )
+    if params.compare is not None:
+        base = replace(base, mode=params.compare)
+    if params.case_sensitive is not None:
+        base = replace(base, case_sensitive=params.case_sensitive)
+    if params.float_tolerance is not None:
+        base = replace(base, abs_tol=params.float_tolerance, rel_tol=params.float_tolerance)
+    return base
 
 
-class StdioTests(BaseModel):
-    """One program, run once per input; its stdout must match."""
-
-    inputs: list[str]
-    outputs: list[str]
-
-
-class ScriptTests(BaseModel):
-    """One program per test (solution + test code); it passes when it runs to the end."""
-
-    programs: list[str]
-
-
-def plan_tests(code: str, language: str, tests: list[Any]) -> StdioTests | ScriptTests:
-    if all(isinstance(t, dict) and "input" in t for t in tests):
-        return StdioTests(
-            inputs=[str(t["input"]) for t in tests], outputs=[str(t.get("output", "")) for t in tests]
-        )
-    if language != "python":
-        raise ValueError("assert-style tests are Python only; use input/output tests for other languages")
-    programs = []
-    for test in tests:
-        if isinstance(test, str):
-            body = test
-        elif isinstance(test, dict) and "assert" in test:
-            body = str(test["assert"])
-        elif isinstance(test, dict) and "check" in test and "entry_point" in test:
-            body = f"{test['check']}\n\ncheck({test['entry_point']})"
-        else:
-            raise ValueError(
-                "each test is {input, output}, an assert string, {assert} or {check, entry_point}"
-            )
-        # The last line echoes a secret sent on stdin: a solution that calls exit(0) early does not pass.
-        programs.append(
-            f"{code}\n\n{body}\n\nimport sys as _referee_sys\nprint(_referee_sys.stdin.readline().strip())\n"
-        )
-    return ScriptTests(programs=programs)
+def _options(suite: Suite, params: CodeParams) -> JudgeOptions:
+    seconds = suite.time_limit_s * params.time_limit_factor if suite.time_limit_s else params.time_limit_s
+    megabytes = suite.memory_limit_mb or params.memory_limit_mb
+    limits = Limits(
+        time_limit_s=min(seconds, params.max_time_limit_s),
+        memory_limit_mb=max(32, min(megabytes, params.max_memory_limit_mb)),
+        output_limit_bytes=max(1024, params.output_limit_kb << 10),
+    )
+    checker = Limits(params.checker_time_limit_s, params.checker_memory_limit_mb, 16 << 20)
+    early = params.all_or_nothing if params.early_stop is None else params.early_stop
+    return JudgeOptions(_comparison(suite, params), limits, checker, early, params.max_timeouts)
 
 
-def stdio_passes(result: RunResult, expected: str, tolerance: float | None) -> bool:
-    return result.status == Status.ok and outputs_match(result.stdout, expected, tolerance)
+def _selected(suite: Suite, max_tests: int | None) -> list[tuple[int, Case]]:
+    """All cases, or a sample seeded by the test data itself (every rollout of a problem gets the
+    same tests, whatever its id)."""
+    cases = list(enumerate(suite.cases))
+    if max_tests is None or len(cases) <= max_tests:
+        return cases
+    digest = hashlib.sha256(json.dumps([c.input or repr(c.args) for c in suite.cases]).encode()).digest()
+    chosen = sorted(random.Random(digest).sample(range(len(cases)), max_tests))
+    return [cases[i] for i in chosen]
 
 
-def script_passes(result: RunResult, secret: str) -> bool:
-    return result.status == Status.ok and result.stdout.rstrip().endswith(secret)
+class _Plan:
+    """One item ready to run: its suite, the program, the options and the tests to run."""
+
+    def __init__(
+        self, suite: Suite, code: str, language: str, options: JudgeOptions, cases: list[tuple[int, Case]]
+    ):
+        self.suite, self.code, self.language, self.options, self.cases = suite, code, language, options, cases
+        self.stop = SharedStop()
 
 
-def failure_message(index: int, result: RunResult, scripted: bool) -> str:
-    """`ok` runs that failed either printed the wrong output or stopped before the end of the test."""
-    if result.status != Status.ok:
-        return f"test {index + 1}: {result.status.value}"
-    return f"test {index + 1}: {'did not run to the end of the test' if scripted else 'wrong answer'}"
-
-
-def _run_plan(
-    sandbox: Sandbox, plan: StdioTests | ScriptTests, code: str, language: str, params: CodeParams
-) -> tuple[list[RunResult], list[bool]]:
-    """Run the tests of one item: (results, which passed), stopping early when asked."""
-    limits = {
-        "language": language,
-        "time_limit_s": params.time_limit_s,
-        "memory_limit_mb": params.memory_limit_mb,
-    }
-    if isinstance(plan, StdioTests):
-
-        def stop(index: int, result: RunResult) -> bool:
-            return params.early_stop and not stdio_passes(result, plan.outputs[index], params.float_tolerance)
-
-        results = sandbox.run_tests(RunRequest(source=code, **limits), plan.inputs, stop=stop)
-        return results, [
-            stdio_passes(r, want, params.float_tolerance)
-            for r, want in zip(results, plan.outputs, strict=False)
-        ]
-    secret = secrets.token_hex(16)
-
-    def stop_script(index: int, result: RunResult) -> bool:
-        return params.early_stop and not script_passes(result, secret)
-
-    programs = [RunRequest(source=program, stdin=secret + "\n", **limits) for program in plan.programs]
-    results = sandbox.run_programs(programs, stop=stop_script)
-    return results, [script_passes(result, secret) for result in results]
-
-
-def _score_item(item: Item, params: CodeParams, ctx: RewardContext) -> Score:
-    language = str(item.get("language") or params.default_language).lower()
-    if language not in LANGUAGES:
+def _plan(item: Item, params: CodeParams) -> _Plan | Score:
+    """Read the item's tests and the completion's program, or the score that says why not."""
+    named = str(item.get("language") or params.default_language)
+    language = canonical(named)
+    if language is None:
         return Score.fail(
-            ErrorKind.invalid_item, f"unknown language {language!r}; known: {', '.join(sorted(LANGUAGES))}"
+            ErrorKind.invalid_item, f"unknown language {named!r}; known: {', '.join(sorted(LANGUAGES))}"
         )
-    tests = item.get("tests")
-    if not isinstance(tests, list) or not tests:
-        return Score.fail(ErrorKind.invalid_item, "item field `tests` must be a non-empty list")
-    code = extract_code(item.text, language)
-    if code is None:
-        return Score.remark(0.0, ErrorKind.no_answer, f"no {language} code block in the completion")
     try:
-        plan = plan_tests(code, language, tests)
-    except ValueError as exc:
+        suite = read_suite({**(item.model_extra or {}), "prompt": item.prompt_text})
+    except (ValueError, TypeError) as exc:
         return Score.fail(ErrorKind.invalid_item, str(exc))
-    try:
-        sandbox = required(ctx.resources.sandboxes, "sandboxes").get(params.backend)
-        results, passes = _run_plan(sandbox, plan, code, language, params)
-    except (SandboxUnavailable, ValueError) as exc:  # e.g. the docker daemon went away: null, not 0
-        return Score.fail(ErrorKind.sandbox_unavailable, str(exc))
+    if suite.kind == "call" and language not in programs.CALL_LANGUAGES:
+        return Score.fail(
+            ErrorKind.invalid_item,
+            f"call-based tests run {' or '.join(programs.CALL_LANGUAGES)}, not {language}",
+        )
+    if suite.kind == "script" and suite.source == "tests" and suite.stub is None and language != "python":
+        return Score.fail(
+            ErrorKind.invalid_item,
+            "assert-style tests are Python only; use input/output tests for other languages",
+        )
+    code = extract_code(item.text, language)
+    if suite.source == "multipl_e":
+        code = (suite.stub or "") + programs.multipl_e_completion(
+            item.text, code, suite.stub or "", suite.stop_tokens
+        )
+    elif code is None:
+        return Score.remark(0.0, ErrorKind.no_answer, f"no {language} code block in the completion")
+    checker = item.get("checker")
+    if checker is not None:
+        try:
+            suite = replace(suite, checker=_checker(checker))
+        except ValueError as exc:
+            return Score.fail(ErrorKind.invalid_item, str(exc))
+    return _Plan(suite, code, language, _options(suite, params), _selected(suite, params.max_tests))
 
-    broken = next((r for r in results if r.status == Status.sandbox_error), None)
-    if broken is not None:
-        return Score.fail(ErrorKind.sandbox_error, broken.error or "")
-    if results and results[0].status == Status.compile_error:
-        return Score.remark(0.0, ErrorKind.compile_error, results[0].compile_output.strip()[:500])
-    scripted = isinstance(plan, ScriptTests)
-    problems = [
-        failure_message(i, r, scripted)
-        for i, (r, ok) in enumerate(zip(results, passes, strict=True))
-        if not ok
-    ]
-    if len(results) < len(tests):
-        problems.append(f"stopped after test {len(results)} of {len(tests)}")
-    passed = sum(passes)
-    value = float(passed == len(tests)) if params.all_or_nothing else passed / len(tests)
+
+def _checker(value: object) -> Checker:
+    """An item's `checker`: Python source (testlib protocol), or `{source, language, protocol, files}`."""
+    if isinstance(value, str):
+        return Checker(value)
+    if isinstance(value, dict) and isinstance(value.get("source"), str):
+        language = canonical(str(value.get("language", "python")))
+        protocol = value.get("protocol", "testlib")
+        files = value.get("files") or {}
+        if language not in ("python", "cpp") or protocol not in ("testlib", "codeforces"):
+            raise ValueError("`checker.language` is python or cpp, `checker.protocol` testlib or codeforces")
+        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+            raise ValueError("`checker.files` maps file names to text (e.g. testlib.h)")
+        return Checker(value["source"], language, protocol, files)
+    raise ValueError("`checker` is program text or {source, language, protocol, files}")
+
+
+def _score(plan: _Plan, verdicts: list[Verdict], params: CodeParams) -> Score:
+    for verdict in verdicts:
+        if verdict.failure is not None:
+            kind, detail = verdict.failure
+            if kind == "compile_error":
+                return Score.remark(0.0, ErrorKind.compile_error, detail)
+            return Score.fail(ErrorKind(kind), detail)
+    passed = [p for verdict in verdicts for p in verdict.passed]
+    problems = [problem for verdict in verdicts for problem in verdict.problems]
+    ran = sum(p is not None for p in passed)
+    total = len(plan.cases)
+    if ran < total:
+        problems.append(f"stopped after test {ran} of {total}")
+    count = sum(p is True for p in passed)
+    value = float(count == total) if params.all_or_nothing else count / total
     return Score.remark(value, ErrorKind.tests_failed, "; ".join(problems)) if problems else Score(value)
 
 
 def code_reward(items: Sequence[Item], params: CodeParams, ctx: RewardContext) -> list[Score]:
-    """Fraction of the item's `tests` passed by the last fenced code block of its `language`.
+    """Fraction of the item's tests passed by the last fenced code block of its `language`.
 
-    Runs in the sandbox (compiled once per item for C/C++); `all_or_nothing` and `early_stop` by
-    param. `errors` says what failed: no code block, compile error, test 3 timed out, ...
+    Reads the tests as the item's dataset ships them (APPS/TACO, LiveCodeBench, CodeContests,
+    Codeforces with checkers, MultiPL-E) or Referee's `tests`; stdin/stdout, function calls, file I/O;
+    time and memory limits from the item. `errors` says what failed: no code block, compile error,
+    test 3 timed out, ...
     """
-    sandboxes = required(ctx.resources.sandboxes, "sandboxes")
-    with ThreadPoolExecutor(max_workers=max(1, sandboxes.concurrency)) as executor:
-        return list(executor.map(lambda item: _score_item(item, params, ctx), items))
+    pool = required(ctx.resources.sandboxes, "sandboxes")
+    plans = [_plan(item, params) for item in items]
+    runnable = [p for p in plans if isinstance(p, _Plan)]
+    if not runnable:
+        return [p for p in plans if isinstance(p, Score)]
+    try:
+        sandbox = pool.get(params.backend)
+    except (SandboxUnavailable, ValueError) as exc:  # e.g. the docker daemon went away: null, not 0
+        return [
+            p if isinstance(p, Score) else Score.fail(ErrorKind.sandbox_unavailable, str(exc)) for p in plans
+        ]
+    slots = max(1, pool.concurrency)
+    spare = slots // max(1, len(runnable)) if params.parallel_tests else 1
+    with ThreadPoolExecutor(max_workers=slots) as executor:
+        futures: list[list[Future[Verdict]] | Score] = []
+        for plan in plans:
+            if isinstance(plan, Score):
+                futures.append(plan)
+                continue
+            parts = max(1, min(spare, math.ceil(len(plan.cases) / TESTS_PER_PART)))
+            size = math.ceil(len(plan.cases) / parts)
+            chunks = [plan.cases[i : i + size] for i in range(0, len(plan.cases), size)]
+            futures.append([executor.submit(_run_part, sandbox, plan, chunk) for chunk in chunks])
+        scores = []
+        for plan, pending in zip(plans, futures, strict=True):
+            if isinstance(pending, Score):
+                scores.append(pending)
+                continue
+            assert isinstance(plan, _Plan)
+            try:
+                scores.append(_score(plan, [f.result() for f in pending], params))
+            except (SandboxUnavailable, ValueError) as exc:
+                scores.append(Score.fail(ErrorKind.sandbox_unavailable, str(exc)))
+        return scores
+
+
+def _run_part(sandbox: Sandbox, plan: _Plan, cases: list[tuple[int, Case]]) -> Verdict:
+    return judge(sandbox, plan.suite, plan.code, plan.language, plan.options, cases, plan.stop)

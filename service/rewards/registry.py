@@ -6,7 +6,7 @@ Adding a reward is one function in its own module plus one line here.
 from __future__ import annotations
 
 from service.rewards.base import Profile, Registry, Reward
-from service.rewards.code import CodeParams, code_reward
+from service.rewards.code import TEST_FIELDS, CodeParams, code_reward
 from service.rewards.cot_rm import CotRmParams, cot_rm_reward
 from service.rewards.format import FormatParams, TagsParams, format_reward, tags_reward
 from service.rewards.instructions import IFEvalOldParams, IFEvalParams, ifeval_old_reward, ifeval_reward
@@ -43,7 +43,7 @@ REWARDS: dict[str, Reward] = {
     "length": Reward(length_reward, LengthParams, group_reward=True, depends_on=lambda p: (p.correct_from,)),
     "overlong": Reward(overlong_reward, OverlongParams),
     "repetition": Reward(repetition_reward, RepetitionParams),
-    "code": Reward(code_reward, CodeParams, requires=("tests",), resources=("sandboxes",)),
+    "code": Reward(code_reward, CodeParams, requires_one_of=TEST_FIELDS, resources=("sandboxes",)),
     "cot_rm": Reward(
         cot_rm_reward,
         CotRmParams,

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 from sandboxes import BACKENDS, Sandbox, SandboxUnavailable, get_sandbox
+from sandboxes.languages import LANGUAGES
 
 
 class SandboxPool:
@@ -50,8 +51,16 @@ class SandboxPool:
             "sandbox_concurrency": self.concurrency,
             "sandbox_warm": warm,
             "sandbox_peak_memory": peak,
+            "sandbox_languages": self.languages(),
             **{f"sandbox_{key}": value for key, value in isolation.get(self.default, {}).items()},
         }
+
+    def languages(self) -> list[str]:
+        """The languages the default backend can run: for `local` the host's toolchains (its /usr is the
+        sandbox's), for `docker` the image's (it installs every one of the table)."""
+        if self.default == "docker":
+            return sorted(LANGUAGES)
+        return sorted(name for name, spec in LANGUAGES.items() if spec.available())
 
     def close(self) -> None:
         with self._lock:

@@ -45,6 +45,7 @@ def get_rewards(scorer: Scorer = Depends(get_scorer)) -> RewardCatalog:
                 name=name,
                 description=reward.description,
                 requires=list(reward.requires),
+                requires_one_of=list(reward.requires_one_of),
                 params=reward.params.model_json_schema(),
                 group_reward=reward.group_reward,
                 available=not missing,
