@@ -19,9 +19,12 @@ install: $(BIN)/python
 # Debian packages the tests use: g++ for C++ submissions, bubblewrap, libseccomp2, python3 and prlimit (util-linux) for
 # the local sandbox; postgresql (a real server for the inspector's store tests) and chromium + chromium-driver (the
 # inspector's page in a headless browser).
+# The code reward's languages beyond Python, C and C++ (Java, JavaScript, Go, Rust), as Debian packages.
+LANGUAGE_PACKAGES = default-jdk-headless nodejs golang-go rustc
+
 system-deps: $(BIN)/python
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 g++ bubblewrap libseccomp2 procps python3 util-linux postgresql chromium chromium-driver >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 g++ bubblewrap libseccomp2 procps python3 util-linux postgresql chromium chromium-driver $(LANGUAGE_PACKAGES) >/dev/null; \
 	else echo "not root or no apt-get: install g++ and bubblewrap yourself if missing"; fi
 	@$(MAKE) --no-print-directory grader-packages
 
@@ -98,8 +101,9 @@ lint: install-test
 	$(BIN)/mypy
 
 # The docker backend's image, built offline (debootstrap + docker import); needs root and dockerd.
+# `make sandbox-image LANGUAGES=all` adds Java, JavaScript, Go and Rust (about 1 GB more).
 sandbox-image:
-	sandboxes/docker/build_offline.sh referee-sandbox:latest
+	EXTRA_PACKAGES="$(if $(filter all,$(LANGUAGES)),$(LANGUAGE_PACKAGES))" sandboxes/docker/build_offline.sh referee-sandbox:latest
 
 # The docker-compose images without a registry: a debootstrap base and a wheelhouse from this host's pip.
 # With a registry, plain `docker-compose build` uses python:3.11-slim and PyPI instead.

@@ -99,9 +99,12 @@ def rewards_block() -> str:
             f"`{field}`={prop.get('default')!r}" if "default" in prop else f"`{field}`"
             for field, prop in reward.params.model_json_schema().get("properties", {}).items()
         )
-        fields = ", ".join(f"`{f}`" for f in reward.requires) or "-"
+        fields = ", ".join(f"`{f}`" for f in reward.requires)
+        if reward.requires_one_of:
+            alternatives = " or ".join(f"`{f}`" for f in reward.requires_one_of)
+            fields = f"{fields}, one of {alternatives}" if fields else f"one of {alternatives}"
         kind = " (per group)" if reward.group_reward else ""
-        rows.append(f"| `{name}`{kind} | {reward.description} | {fields} | {options or '-'} |")
+        rows.append(f"| `{name}`{kind} | {reward.description} | {fields or '-'} | {options or '-'} |")
     rows += ["", "| profile | weights | options |", "|---|---|---|"]
     rows += [
         f"| `{name}` | {', '.join(f'`{r}`: {w}' for r, w in profile.weights.items())} "

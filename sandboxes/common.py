@@ -269,10 +269,17 @@ class Sandbox(ABC):
             spec = language(request.language)
         except ValueError as exc:
             return [RunResult(status=Status.sandbox_error, error=str(exc))] * len(stdins)
+        if request.language not in self.languages():
+            missing = f"{request.language} is not installed for the {self.name} sandbox"
+            return [RunResult(status=Status.sandbox_error, error=missing)] * len(stdins)
         with self.slots.acquire() as slot:
             runner = self._warm_runner(slot)
             job = Job(spec, request, stdins, stop)
             return runner.run_job(job) if runner is not None else self._run_in_slot(slot, job)
+
+    def languages(self) -> frozenset[str]:
+        """The languages whose toolchains this backend has: the host's, as the local sandbox sees /usr."""
+        return frozenset(name for name, spec in LANGUAGES.items() if spec.available())
 
     def run_programs(self, requests: list[RunRequest], stop: StopRule | None = None) -> list[RunResult]:
         """Several programs one after another, e.g. one per assert-style test of a submission. A warm

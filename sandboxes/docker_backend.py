@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import shlex
 import struct
 import tarfile
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 from sandboxes import common
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.common import CappedReader, Job, Sandbox, SandboxUnavailable, Slots
+from sandboxes.languages import LANGUAGES
 from sandboxes.warm import RunnerGone, Transport, WarmRunner, runner_command
 
 SANDBOX_UID = 65534
@@ -135,6 +137,32 @@ class DockerSandbox(Sandbox):
 
     def _warm_runner(self, slot: int) -> WarmRunner | None:
         return self._runners[slot] if self.runner else None
+
+    @functools.cached_property
+    def _installed(self) -> frozenset[str]:
+        """The languages of the table whose toolchains the image has (`make sandbox-image LANGUAGES=all`
+        adds Java, JavaScript, Go and Rust), probed once in a throwaway container."""
+        tools = {tool for spec in LANGUAGES.values() for tool in spec.tools}
+        script = "".join(
+            f"[ -x {shlex.quote(tool)} ] && echo {shlex.quote(tool)}; " for tool in sorted(tools)
+        )
+        output = self.client.containers.run(
+            self.image, ["sh", "-c", script + "true"], remove=True, network_disabled=True, user=SANDBOX_USER
+        )
+        found = set(output.decode().split())
+        return frozenset(
+            name
+            for name, spec in LANGUAGES.items()
+            if set(spec.tools) <= found
+        )
+
+    def languages(self) -> frozenset[str]:
+        try:
+            return self._installed
+        except Exception as exc:  # the daemon went away: run() reports it the usual way
+            if not self._daemon_alive():
+                raise SandboxUnavailable(f"docker daemon unavailable: {exc}") from exc
+            raise
 
     def _run_in_slot(self, slot: int, job: Job) -> list[RunResult]:
         try:

@@ -58,9 +58,15 @@ class Language:
             arg.format(source=self.source_file(source), main=main, memory_mb=memory_mb) for arg in argv
         )
 
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """The installed programs the commands name (`./main` is what compiling makes)."""
+        argvs = (self.run, self.compile or ())
+        return tuple(dict.fromkeys(arg for argv in argvs for arg in argv if arg.startswith("/")))
+
     def available(self) -> bool:
         """Whether this host has the toolchain (the local sandbox sees the host's /usr)."""
-        return all(os.access(argv[0], os.X_OK) for argv in (self.run, self.compile) if argv)
+        return all(os.access(tool, os.X_OK) for tool in self.tools)
 
 
 def java_classes(source: str) -> tuple[str, str]:

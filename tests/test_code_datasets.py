@@ -4,6 +4,7 @@ wrong, raising, timing-out and alternative-correct submissions, and the peers' k
 from __future__ import annotations
 
 import base64
+import dataclasses
 import decimal
 import json
 import pickle
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandboxes.languages import LANGUAGES
 from service.api.schemas import Item
 from service.grading.code.compare import Comparison, outputs_match, parse_json, values_equal
 from service.grading.code.datasets import decode_lcb_private, read_suite
@@ -332,6 +334,16 @@ def test_new_languages_right_wrong_and_broken(ctx: RewardContext, language: str)
     if language != "javascript":
         broken = score(ctx, program.replace("main", "mian", 1) + " }{", language, tests=SUM_TESTS)
         assert broken.value == 0.0 and str(broken.error).startswith("compile_error")
+
+
+def test_a_language_the_backend_lacks_is_null_with_the_reason(
+    ctx: RewardContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = dataclasses.replace(LANGUAGES["rust"], compile=("/nonexistent/rustc", "main.rs"))
+    monkeypatch.setitem(LANGUAGES, "rust", missing)
+    result = score(ctx, SUM_PROGRAMS["rust"], "rust", tests=SUM_TESTS)
+    assert result.value is None and "rust is not installed for the local sandbox" in str(result.error)
+    assert score(ctx, SUM_PROGRAMS["go"], "go", tests=SUM_TESTS).value == 1.0  # the others still run
 
 
 def test_javascript_call_based(ctx: RewardContext) -> None:

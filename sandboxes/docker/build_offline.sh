@@ -8,6 +8,8 @@
 set -euo pipefail
 flavor=sandbox
 packages=python3,g++,libc6-dev,util-linux,procps
+# EXTRA_PACKAGES="default-jdk-headless nodejs golang-go rustc" adds the code reward's other languages.
+extra=${EXTRA_PACKAGES:-}
 if [ "${1:-}" = --base ]; then
   shift
   flavor=base
@@ -18,6 +20,10 @@ suite=${2:-bookworm}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cache=${REFEREE_ROOTFS_CACHE:-/var/cache/referee}
 tarball="$cache/$flavor-rootfs-$suite.tar"
+if [ -n "$extra" ]; then
+  packages=$packages,$(echo $extra | tr ' ' ',')
+  tarball="$cache/$flavor-rootfs-$suite-$(echo "$extra" | md5sum | cut -c1-8).tar"
+fi
 
 if ! command -v debootstrap >/dev/null; then
   echo "debootstrap is missing: apt-get install debootstrap" >&2

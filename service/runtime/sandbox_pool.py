@@ -6,7 +6,6 @@ import threading
 from typing import Any
 
 from sandboxes import BACKENDS, Sandbox, SandboxUnavailable, get_sandbox
-from sandboxes.languages import LANGUAGES
 
 
 class SandboxPool:
@@ -56,11 +55,12 @@ class SandboxPool:
         }
 
     def languages(self) -> list[str]:
-        """The languages the default backend can run: for `local` the host's toolchains (its /usr is the
-        sandbox's), for `docker` the image's (it installs every one of the table)."""
-        if self.default == "docker":
-            return sorted(LANGUAGES)
-        return sorted(name for name, spec in LANGUAGES.items() if spec.available())
+        """The languages the default backend can run (the host's toolchains for `local`, the image's for
+        `docker`); empty while the backend cannot start."""
+        try:
+            return sorted(self.get().languages())
+        except SandboxUnavailable:
+            return []
 
     def close(self) -> None:
         with self._lock:

@@ -46,6 +46,67 @@ def probe(statement: str) -> str:
     )
 
 
+JAVA_MAIN = "public class Main { public static void main(String[] a) throws Exception {\n"
+# The same four attacks in each language beyond Python and C++ (whose runtimes bring their own ways in).
+OTHER_LANGUAGES: dict[str, dict[str, str]] = {
+    "java": {
+        "network": f"import java.net.*;\n{JAVA_MAIN}"
+        '  try { new Socket().connect(new InetSocketAddress("1.1.1.1", 80), 3000);'
+        ' System.out.println("LEAK"); }\n'
+        '  catch (Exception e) { System.out.println("BLOCKED " + e); } } }',
+        "read_service_files": f"import java.nio.file.*;\n{JAVA_MAIN}"
+        '  try { System.out.println("LEAK " + Files.readString(Path.of("{canary}"))); }\n'
+        '  catch (Exception e) { System.out.println("BLOCKED " + e); } } }',
+        "process_bomb": f"{JAVA_MAIN}"
+        '  while (true) new ProcessBuilder("/usr/lib/jvm/default-java/bin/java", "-version").start(); } }',
+        "memory_bomb": f"import java.util.*;\n{JAVA_MAIN}"
+        "  List<long[]> keep = new ArrayList<>(); while (true) keep.add(new long[1 << 20]); } }",
+    },
+    "javascript": {
+        "network": "require('net').connect(80, '1.1.1.1')\n"
+        "  .on('connect', () => { console.log('LEAK'); process.exit(0); })\n"
+        "  .on('error', (e) => console.log('BLOCKED ' + e.code));",
+        "read_service_files": "try { console.log('LEAK ' + require('fs').readFileSync('{canary}')); }\n"
+        "catch (e) { console.log('BLOCKED ' + e.code); }",
+        "process_bomb": "const { spawn } = require('child_process');\n"
+        "for (;;) spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);",
+        "memory_bomb": "const keep = []; for (;;) keep.push(Buffer.alloc(64 << 20, 1));",
+    },
+    "go": {
+        "network": 'package main\nimport ("fmt"; "net"; "time")\nfunc main() {\n'
+        '  if _, err := net.DialTimeout("tcp", "1.1.1.1:80", 3*time.Second); err != nil {'
+        ' fmt.Println("BLOCKED", err) } else { fmt.Println("LEAK") } }',
+        "write_outside_workdir": 'package main\nimport ("fmt"; "os")\nfunc main() {\n'
+        '  if err := os.WriteFile("/usr/bin/evil", []byte("x"), 0o755); err != nil {'
+        ' fmt.Println("BLOCKED", err) } else { fmt.Println("LEAK") } }',
+        "process_bomb": 'package main\nimport "syscall"\nfunc main() {\n'
+        '  for { syscall.ForkExec("/proc/self/exe", []string{"main"}, nil) } }',
+        "memory_bomb": "package main\nvar keep [][]byte\nfunc main() {\n  for {\n"
+        "    b := make([]byte, 64<<20); for i := range b { b[i] = 1 }; keep = append(keep, b) } }",
+    },
+    "rust": {
+        "network": "use std::net::TcpStream;\nfn main() {\n"
+        '  match TcpStream::connect("1.1.1.1:80") { Ok(_) => println!("LEAK"),'
+        ' Err(e) => println!("BLOCKED {e}") } }',
+        "read_service_files": "fn main() {\n"
+        '  match std::fs::read_to_string("{canary}") { Ok(t) => println!("LEAK {t}"),'
+        ' Err(e) => println!("BLOCKED {e}") } }',
+        "process_bomb": "fn main() {\n"
+        '  loop { let _ = std::process::Command::new("/proc/self/exe").spawn(); } }',
+        "memory_bomb": "fn main() {\n"
+        "  let mut keep = Vec::new();\n  loop { keep.push(vec![1u8; 64 << 20]); } }",
+    },
+}
+OUTCOMES: dict[str, tuple[Callable[[RunResult], bool], dict[str, Any]]] = {
+    "process_bomb": (
+        status_is(Status.runtime_error, Status.timeout, Status.memory_limit),
+        {"time_limit_s": 3},
+    ),
+    "memory_bomb": (status_is(Status.memory_limit, Status.runtime_error), {}),
+}
+"""What an attack of OTHER_LANGUAGES must get (and its limits) when it is not `blocked`."""
+
+
 ATTACKS: list[Attack] = [
     Attack(
         "tcp_connect_internet",
@@ -230,5 +291,11 @@ ATTACKS: list[Attack] = [
         " if(!p) return 137; memset(p, 1, 1<<26);} }\n",
         status_is(Status.memory_limit, Status.runtime_error),
         language="cpp",
+    ),
+    *(
+        Attack(f"{language}_{name}", f"// {MARKER}\n{source}", expect, language, limits)
+        for language, programs in OTHER_LANGUAGES.items()
+        for name, source in programs.items()
+        for expect, limits in [OUTCOMES.get(name, (blocked, {}))]
     ),
 ]
