@@ -130,11 +130,15 @@ def classify(
     stderr: str,
     peak_memory_mb: float | None,
 ) -> Status:
-    """One status per run, most specific first: our own kills, then memory, then the exit."""
+    """One status per run, most specific first: our own kills, then memory, then the exit. A resident
+    peak past the limit is `memory_limit` even after a clean exit: the JVM, V8 and Go get address space
+    beyond the limit (`Language.reserve_mb`), so `RLIMIT_AS` alone does not hold them to it."""
     if timed_out:
         return Status.timeout
     if output_overflow:
         return Status.output_limit
+    if peak_memory_mb is not None and peak_memory_mb > request.memory_limit_mb:
+        return Status.memory_limit
     if exit_code == 0:
         return Status.ok
     near_limit = peak_memory_mb is not None and peak_memory_mb >= 0.9 * request.memory_limit_mb

@@ -236,10 +236,14 @@ def end_run(run_uid: int | None) -> dict[int, tuple[int, Any]]:
 
 def kill_all_of(uid: int) -> None:
     """In a container, as root with CAP_KILL: SIGKILL every process of the runs' uid until none is
-    left (without forking: a fork bomb may have used up the container's pids)."""
+    left (without forking: a fork bomb may have used up the container's pids). Done after two scans
+    in a row find none alive: a process listed in /proc before it forked may be a zombie by the time
+    its status is read, and its child only shows in the next listing."""
+    quiet_scans = 0
     for _ in range(10_000):
         alive = live_processes_of(uid)
-        if not alive:
+        quiet_scans = 0 if alive else quiet_scans + 1
+        if quiet_scans == 2:
             return
         for pid in alive:
             with contextlib.suppress(ProcessLookupError):

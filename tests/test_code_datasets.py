@@ -346,6 +346,21 @@ def test_a_language_the_backend_lacks_is_null_with_the_reason(
     assert score(ctx, SUM_PROGRAMS["go"], "go", tests=SUM_TESTS).value == 1.0  # the others still run
 
 
+GO_HALF_GIGABYTE = (
+    'package main\nimport "fmt"\nvar keep [][]byte\nfunc main() {\n  for i := 0; i < 8; i++ {\n'
+    "    b := make([]byte, 64<<20); for j := range b { b[j] = 1 }; keep = append(keep, b) }\n"
+    "  fmt.Println(len(keep)) }"
+)
+
+
+def test_runtimes_with_a_reserve_are_held_to_the_memory_limit(ctx: RewardContext) -> None:
+    """Go gets address space past the limit (its runtime reserves it); its resident peak may not."""
+    tests = [{"input": "", "output": "8"}]
+    over = score(ctx, GO_HALF_GIGABYTE, "go", tests=tests, memory_limit_mb=256)
+    assert over.value == 0.0 and "memory_limit" in str(over.error)
+    assert score(ctx, GO_HALF_GIGABYTE, "go", tests=tests, memory_limit_mb=1024).value == 1.0
+
+
 def test_javascript_call_based(ctx: RewardContext) -> None:
     data = json.dumps({"fn_name": "add", "inputs": [[1, 2], [2, 2]], "outputs": [[3], [4]]})
     assert score(ctx, "function add(a, b) { return a + b; }", "js", input_output=data).value == 1.0
