@@ -150,11 +150,7 @@ class DockerSandbox(Sandbox):
             self.image, ["sh", "-c", script + "true"], remove=True, network_disabled=True, user=SANDBOX_USER
         )
         found = set(output.decode().split())
-        return frozenset(
-            name
-            for name, spec in LANGUAGES.items()
-            if set(spec.tools) <= found
-        )
+        return frozenset(name for name, spec in LANGUAGES.items() if set(spec.tools) <= found)
 
     def languages(self) -> frozenset[str]:
         try:
