@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 
 _JAVA_CLASS = re.compile(r"^[ \t]*(public\s+)?(?:(?:final|abstract|static|strictfp)\s+)*class\s+(\w+)", re.M)
+# Comments and string or char literals, blanked before braces are counted.
+_JAVA_NOISE = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S)
 _JAVA_MAIN = re.compile(r"\bstatic\s+(?:final\s+)?void\s+main\s*\(")
 # The JVM's own reservations kept small (class space, code cache, one compiler thread, one GC).
 _JVM_FLAGS = (
@@ -70,14 +72,18 @@ class Language:
 
 
 def java_classes(source: str) -> tuple[str, str]:
-    """(the public top-level class, the class declaring `main`), each defaulting to the other or `Main`."""
-    classes = [
-        (match.start(), match.group(2), bool(match.group(1))) for match in _JAVA_CLASS.finditer(source)
+    """(the public top-level class, the top-level class declaring `main`), each defaulting to the
+    other or `Main`. Nested classes (a `FastReader` inside `Main`) are neither."""
+    code = _JAVA_NOISE.sub(lambda match: re.sub(r"[^\n]", " ", match.group()), source)
+    top_level = [
+        (match.start(), match.group(2), bool(match.group(1)))
+        for match in _JAVA_CLASS.finditer(code)
+        if code.count("{", 0, match.start()) == code.count("}", 0, match.start())
     ]
-    main_at = _JAVA_MAIN.search(source)
-    declaring = [name for start, name, _ in classes if main_at is None or start < main_at.start()]
+    main_at = _JAVA_MAIN.search(code)
+    declaring = [name for start, name, _ in top_level if main_at is None or start < main_at.start()]
     main = declaring[-1] if declaring else "Main"
-    public = next((name for _, name, is_public in classes if is_public), main)
+    public = next((name for _, name, is_public in top_level if is_public), main)
     return public, main
 
 

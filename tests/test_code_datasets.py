@@ -280,6 +280,20 @@ def test_multipl_e_completion_and_fenced_forms(ctx: RewardContext) -> None:
     assert code_reward([early_exit], CodeParams(), ctx)[0].value == 0.0
 
 
+def test_multipl_e_python_answer_with_its_own_docstring(ctx: RewardContext) -> None:
+    item = {
+        "prompt": 'def add(x: int, y: int) -> int:\n    """Add two numbers.\n'
+        '    >>> add(2, 3)\n    5\n    """\n',
+        "tests": "\n\ndef check(candidate):\n    assert candidate(2, 3) == 5\n\ncheck(add)\n",
+        "stop_tokens": ["\ndef ", "\nif __name__"],
+        "language": "python",
+    }
+    answer = fenced('def add(x: int, y: int) -> int:\n    """Add x and y."""\n    return x + y', "python")
+    assert code_reward([Item(completion=answer, **item)], CodeParams(), ctx)[0].value == 1.0
+    rewritten = fenced('def add(x, y):\n    """Add x and y."""\n    return x + y', "python")
+    assert code_reward([Item(completion=rewritten, **item)], CodeParams(), ctx)[0].value == 1.0
+
+
 def test_multipl_e_rust_and_java(ctx: RewardContext) -> None:
     rust = {
         "prompt": "fn add(x: isize, y: isize) -> isize {\n",
@@ -361,6 +375,20 @@ def test_runtimes_with_a_reserve_are_held_to_the_memory_limit(ctx: RewardContext
     assert score(ctx, GO_HALF_GIGABYTE, "go", tests=tests, memory_limit_mb=1024).value == 1.0
 
 
+def test_java_with_a_nested_helper_class_before_main(ctx: RewardContext) -> None:
+    program = (
+        "import java.util.*;\nimport java.io.*;\npublic class Solution {\n"
+        "  static class FastReader {\n"
+        "    BufferedReader r = new BufferedReader(new InputStreamReader(System.in));\n"
+        "    long next() throws IOException {\n"
+        '      return Long.parseLong(r.readLine().trim().split(" ")[0]);\n    }\n  }\n'
+        "  // class Decoy { in a comment\n"
+        "  public static void main(String[] args) throws IOException {\n"
+        "    FastReader in = new FastReader();\n    System.out.println(in.next() * 2);\n  }\n}\n"
+    )
+    assert score(ctx, program, "java", tests=[{"input": "21 x\n", "output": "42"}]).value == 1.0
+
+
 def test_javascript_call_based(ctx: RewardContext) -> None:
     data = json.dumps({"fn_name": "add", "inputs": [[1, 2], [2, 2]], "outputs": [[3], [4]]})
     assert score(ctx, "function add(a, b) { return a + b; }", "js", input_output=data).value == 1.0
@@ -408,9 +436,23 @@ def test_items_without_usable_tests_get_null_and_a_reason(ctx: RewardContext) ->
         {"public_test_cases": "%%%"},
         {"official_tests": [], "input_mode": "stdio"},
         {"tests": [{"args": [1]}]},
+        {"input_output": "[" * 100_000 + "]" * 100_000},  # deeper than any JSON parser recurses
+        {"public_test_cases": base64.b64encode(zlib.compress(b"X\x01\0\0\0aX\x01\0\0\0ba.")).decode()},
     ):
         verdict = score(ctx, "print(1)", **fields)
         assert verdict.value is None and str(verdict.error).startswith("invalid_item"), fields
+    huge_limits = {"public_tests": {"input": ["1\n"], "output": ["1\n"]}, "memory_limit_bytes": 1e999}
+    assert score(ctx, "print(input())", **huge_limits, time_limit={"seconds": 1e999}).value == 1.0
+
+
+def test_a_forged_call_result_fails_the_test_not_the_batch(ctx: RewardContext) -> None:
+    """The submission may learn the result marker and print a value nested too deep to decode."""
+    forger = (
+        "import sys, json\nmarker = json.loads(sys.stdin.read())['marker']\n"
+        "print('\\n' + marker + '[' * 100000 + ']' * 100000)\nraise SystemExit(0)"
+    )
+    assert score(ctx, forger, input_output=APPS_CALL).value == 0.0
+    assert score(ctx, "def add(a, b):\n    return a + b", input_output=APPS_CALL).value == 1.0
 
 
 # Comparison ------------------------------------------------------------------------------------
@@ -422,8 +464,13 @@ def test_items_without_usable_tests_get_null_and_a_reason(ctx: RewardContext) ->
         ("1 2\n3", "1 2 3", Comparison("tokens"), True),
         ("1 2\n3", "1 2 3", Comparison("lines"), False),
         ("1000000001", "1000000000", Comparison("tokens", rel_tol=1e-6), False),  # integers are exact
-        ("1.0000001", "1", Comparison("tokens", rel_tol=1e-6), True),
-        ("007", "7", Comparison("tokens"), True),
+        ("1000000001.0", "1000000000", Comparison("tokens", rel_tol=1e-6), False),  # nor loosened by a `.0`
+        ("1000000000.0", "1000000000", Comparison("tokens", rel_tol=1e-6), True),
+        ("1.0000001", "1.0", Comparison("tokens", rel_tol=1e-6), True),
+        ("1.0001", "1.0", Comparison("tokens", rel_tol=1e-6), False),
+        ("007", "7", Comparison("tokens", abs_tol=1e-5), True),  # numbers, when there is a tolerance
+        ("0110", "110", Comparison("tokens"), False),  # text, as testlib's default checker compares
+        ("+5", "5", Comparison("lines"), False),
         ("YES", "yes", Comparison("tokens"), False),
         ("YES", "yes", Comparison("tokens", case_sensitive=False), True),
         ("1 2", "1 2 3", Comparison("tokens"), False),
@@ -439,7 +486,10 @@ def test_values_equal() -> None:
     assert values_equal(0.1 + 0.2, 0.3, loose) and values_equal(2, 2.0, loose)
     assert not values_equal(True, 1, loose) and not values_equal("1", 1, loose)
     assert not values_equal([1, 2], [1, 2, 3], loose) and not values_equal({"a": 1}, {"b": 1}, loose)
+    assert not values_equal(1000000500.0, 1000000000, loose) and values_equal(3.0, 3, loose)
+    assert not values_equal(0.5, 10**400, loose) and not values_equal(10**400, 0.5, loose)  # no overflow
     huge = parse_json("1" * 5000)
+    assert not values_equal("1" * 5000, huge, loose)  # a string of the digits is not the integer
     assert values_equal(huge, parse_json("1" * 5000), loose) and not values_equal(
         huge, parse_json("1" * 4999 + "2"), loose
     )

@@ -108,6 +108,13 @@ def test_assert_style_tests_and_the_exit_zero_trick(ctx: RewardContext) -> None:
     cheat = Item(completion=fenced("import sys\nsys.exit(0)\ndef add(a, b): pass\n", "python"), tests=tests)
     score = code_reward([cheat], CodeParams(), ctx)[0]
     assert score.value == 0.0 and "did not run to the end" in str(score.error)
+    forge = "import sys\nprint(sys.stdin.read().strip(), open(0).read())\nsys.exit(0)\ndef add(a, b): pass\n"
+    forged = Item(completion=fenced(forge, "python"), tests=tests)  # the secret is not on stdin any more
+    assert code_reward([forged], CodeParams(), ctx)[0].value == 0.0
+    future = "from __future__ import annotations\ndef add(a: int, b: int) -> int:\n    return a + b\n"
+    assert code_reward([Item(completion=fenced(future, "python"), tests=tests)], CodeParams(), ctx)[
+        0
+    ].value == pytest.approx(2 / 3)
 
 
 def test_bad_items_are_null_with_a_reason(ctx: RewardContext) -> None:

@@ -155,8 +155,10 @@ def _plan(item: Item, params: CodeParams) -> _Plan | Score:
         )
     try:
         suite = read_suite({**(item.model_extra or {}), "prompt": item.prompt_text})
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:
         return Score.fail(ErrorKind.invalid_item, str(exc))
+    except Exception as exc:  # data no parser foresaw (JSON nested 5000 deep, ...): this item only
+        return Score.fail(ErrorKind.invalid_item, f"unreadable test data: {type(exc).__name__}: {exc}")
     if suite.kind == "call" and language not in programs.CALL_LANGUAGES:
         return Score.fail(
             ErrorKind.invalid_item,

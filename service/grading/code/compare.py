@@ -1,8 +1,10 @@
 """How an output is compared with the expected one, and a return value with the expected value.
 
-Numbers: two integer tokens compare exactly, digit by digit (no 4300-digit limit, no tolerance that
-would accept 1000000001 for 1000000000); a tolerance applies only when one side has a fraction or an
-exponent. Every line or token must match: a missing or extra one fails.
+Without a tolerance, tokens compare as text (testlib's default checker: `0110` is not `110`). With
+one, an expected integer wants the same integer (any leading zeros, or `3.0` for `3`; never
+1000000001 for 1000000000, at any size: no 4300-digit limit), and only an expected number with a
+fraction or an exponent accepts a nearby value. Every line or token must match: a missing or extra
+one fails.
 """
 
 from __future__ import annotations
@@ -54,17 +56,24 @@ def _tokens_match(got: list[str], want: list[str], comparison: Comparison) -> bo
     return all(a == b or tokens_close(a, b, comparison) for a, b in zip(got, want, strict=True))
 
 
-def tokens_close(a: str, b: str, comparison: Comparison) -> bool:
-    """Equal as integers (exactly) or, when either has a fraction or exponent, within the tolerance."""
-    if _INTEGER.fullmatch(a) and _INTEGER.fullmatch(b):
-        return _normal_integer(a) == _normal_integer(b)
+def tokens_close(got: str, want: str, comparison: Comparison) -> bool:
+    """Equal as numbers, when the comparison has a tolerance: exactly if `want` is an integer, within
+    the tolerance if it has a fraction or an exponent (the submission's formatting cannot loosen it)."""
     if not comparison.tolerant:
         return False
+    if _INTEGER.fullmatch(want):
+        if _INTEGER.fullmatch(got):
+            return _normal_integer(got) == _normal_integer(want)
+        return len(want) <= _MAX_INT_DIGITS and _float(got) == int(want)
+    x, y = _float(got), _float(want)
+    return x is not None and y is not None and numbers_close(x, y, comparison)
+
+
+def _float(token: str) -> float | None:
     try:
-        x, y = float(a), float(b)
+        return float(token)
     except ValueError:
-        return False
-    return numbers_close(x, y, comparison)
+        return None
 
 
 def _normal_integer(text: str) -> str:
@@ -95,19 +104,20 @@ def parse_json(text: str) -> Any:
 
 
 def values_equal(got: Any, want: Any, comparison: Comparison) -> bool:
-    """A return value against the data's value: lists and tuples alike, dict keys exact, floats by
-    the tolerance, a bool only equal to a bool, an int to the same int (or a float near it)."""
+    """A return value against the data's value: lists and tuples alike, dict keys exact, an expected
+    float by the tolerance, an expected int exactly (`3.0` is 3), a bool only equal to a bool."""
     if isinstance(want, bool) or isinstance(got, bool):
         return type(got) is type(want) and got == want
     if isinstance(want, BigInt) or isinstance(got, BigInt):
-        return (
-            _normal_integer(str(got)) == _normal_integer(str(want))
-            and _INTEGER.fullmatch(str(got)) is not None
-        )
+        integers = all(type(value) is BigInt or isinstance(value, int) for value in (got, want))
+        return integers and _normal_integer(str(got)) == _normal_integer(str(want))
     if isinstance(want, int | float) and isinstance(got, int | float):
-        if isinstance(want, int) and isinstance(got, int):
-            return got == want
-        return float(got) == float(want) or numbers_close(float(got), float(want), comparison)
+        if isinstance(want, int):
+            return got == want  # exact, also for a float `got` (Python compares them without rounding)
+        try:
+            return float(got) == want or numbers_close(float(got), want, comparison)
+        except OverflowError:  # an int past float's range is no float's neighbour
+            return False
     if isinstance(want, list | tuple) and isinstance(got, list | tuple):
         return len(got) == len(want) and all(
             values_equal(a, b, comparison) for a, b in zip(got, want, strict=True)

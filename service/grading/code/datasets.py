@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import pickle
 import re
 import zlib
@@ -144,7 +145,7 @@ def decode_lcb_private(text: str) -> str:
         if inflater.unconsumed_tail:
             raise ValueError(f"decompresses to more than {MAX_DECODED_BYTES >> 20} MB")
         value = _TextOnly(io.BytesIO(raw)).load()
-    except (ValueError, zlib.error, pickle.UnpicklingError, EOFError) as exc:
+    except Exception as exc:  # a pickle can fail in any way; the restricted loader runs nothing
         raise ValueError(
             f"`private_test_cases` is neither JSON nor LiveCodeBench's encoding: {exc}"
         ) from None
@@ -174,9 +175,10 @@ def parse_codecontests(fields: Fields) -> Suite:
     limit = fields.get("time_limit")
     seconds = None
     if isinstance(limit, dict):
-        seconds = float(limit.get("seconds") or 0) + float(limit.get("nanos") or 0) / 1e9 or None
-    memory = fields.get("memory_limit_bytes")
-    megabytes = int(memory) >> 20 if isinstance(memory, int | float) and memory > 0 else None
+        whole, nanos = _seconds(limit.get("seconds")) or 0.0, _seconds(limit.get("nanos")) or 0.0
+        seconds = (whole + nanos / 1e9) or None
+    memory = _seconds(fields.get("memory_limit_bytes"))  # a positive finite number, or None
+    megabytes = int(memory) >> 20 if memory else None
     return Suite(
         "stdio", tuple(cases), "codecontests", CODECONTESTS, time_limit_s=seconds, memory_limit_mb=megabytes
     )
@@ -337,9 +339,11 @@ def _seconds(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        return float(value) if value > 0 else None
-    match = _LIMIT_NUMBER.search(str(value))
-    return float(match.group()) if match and float(match.group()) > 0 else None
+        number = float(value)
+    else:
+        match = _LIMIT_NUMBER.search(str(value))
+        number = float(match.group()) if match else 0.0
+    return number if 0 < number < math.inf else None
 
 
 def _megabytes(value: Any) -> int | None:

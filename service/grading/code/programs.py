@@ -184,15 +184,34 @@ def call_result(stdout: str, marker: str) -> str | None:
 
 
 def script_program(code: str, test: str, language: str, secret: str) -> str:
-    """The solution, then the test code, then (Python, JavaScript) a line echoing a secret sent on
-    stdin: a submission that exits 0 before the tests ran does not pass."""
+    """The solution, then the test code, then (Python, JavaScript) a line printing a secret: a
+    submission that exits 0 before the tests ran does not pass. The secret comes on stdin, read
+    before the solution runs, and stdin is then empty: the solution cannot read it and print it."""
     if language == "python":
-        echo = "import sys as _referee_sys\nprint(_referee_sys.stdin.readline().strip())\n"
-        return f"{code}\n\n{test}\n\n{echo}"
+        futures = "".join(_FUTURE_IMPORT.findall(code))
+        body = _FUTURE_IMPORT.sub("", code)
+        return f"{futures}{_PYTHON_PROOF}\n{body}\n\n{test}\n\n_referee_prove()\n"
     if language == "javascript":
-        echo = 'console.log(require("fs").readFileSync(0, "utf8").split("\\n")[0].trim());\n'
-        return f"{code}\n\n{test}\n\n{echo}"
+        return f"{_JS_PROOF}\n{code}\n\n{test}\n\n__refereeProve();\n"
     return f"{code}\n\n{test}\n"
+
+
+_FUTURE_IMPORT = re.compile(r"^from __future__ import [^\n]*\n?", re.M)
+_PYTHON_PROOF = """\
+def _referee_proof():
+    import os, sys
+    line = sys.stdin.readline().strip()
+    empty = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(empty, 0)
+    os.close(empty)
+    sys.stdin = open(0, closefd=False)
+    return lambda: print(line)
+_referee_prove = _referee_proof()
+del _referee_proof"""
+_JS_PROOF = (
+    "const __refereeProve = (() => { const line = require('fs').readFileSync(0, 'utf8')"
+    ".split('\\n')[0].trim(); return () => console.log(line); })();"
+)
 
 
 def checks_secret(language: str) -> bool:
@@ -207,12 +226,19 @@ def multipl_e_completion(text: str, code: str | None, stub: str, stop_tokens: tu
     if stub and body.lstrip().startswith(stub.strip()):
         body = body.lstrip()[len(stub.strip()) :]
     else:
-        signature = next((line for line in reversed(stub.splitlines()) if line.strip()), "")
-        found = body.find(signature.strip()) if signature.strip() else -1
+        signature = next((line.strip() for line in reversed(stub.splitlines()) if _declares(line)), "")
+        found = body.find(signature) if signature else -1
         if found >= 0:
-            body = body[found + len(signature.strip()) :]
+            body = body[found + len(signature) :]
     cuts = [body.find(stop) for stop in stop_tokens if stop and body.find(stop) >= 0]
     return body[: min(cuts)] if cuts else body
+
+
+def _declares(line: str) -> bool:
+    """A line of a prompt that opens the function to complete (`def f(x):`, `fn f(x: i64) {`, ...),
+    not a comment or the docstring under it."""
+    text = line.strip()
+    return "(" in text and not text.startswith(("#", "//", "/*", "*", '"', "'", ">>>"))
 
 
 def checker_program(source: str, language: str, order: tuple[str, ...]) -> str:
