@@ -215,6 +215,9 @@ def test_catalog_lists_rewards_params_and_availability(server: str) -> None:
     assert by_name["t_len"]["params"]["properties"]["factor"]["default"] == 1.0
     assert by_name["t_len"]["description"].startswith("Completion length")
     assert by_name["t_gold"]["requires"] == ["answer"]
+    code = by_name["code"]
+    assert code["requires_one_of"][0] == "tests" and "input_output" in code["requires_one_of"]
+    assert {"python", "cpp"} <= set(code["info"]["sandbox_languages"])  # what this server can run
     assert by_name["t_model"]["available"] is False and "--model" in by_name["t_model"]["unavailable_reason"]
     assert catalog["profiles"]["t-profile"] == {
         "weights": {"t_len": 1.0, "t_gold": 10.0},
