@@ -8,12 +8,14 @@
 set -euo pipefail
 flavor=sandbox
 packages=python3,g++,libc6-dev,util-linux,procps
-# EXTRA_PACKAGES="default-jdk-headless nodejs golang-go rustc" adds the code reward's other languages.
-extra=${EXTRA_PACKAGES:-}
+# The sandbox image also has the code reward's other languages (Java, JavaScript, Go, Rust: ~1 GB);
+# EXTRA_PACKAGES="" leaves them out, EXTRA_PACKAGES="..." picks others (also for --base).
+extra=${EXTRA_PACKAGES-default-jdk-headless nodejs golang-go rustc}
 if [ "${1:-}" = --base ]; then
   shift
   flavor=base
   packages=$packages,python3-venv,bubblewrap,ca-certificates
+  extra=${EXTRA_PACKAGES:-}
 fi
 image=${1:-referee-$flavor:latest}
 suite=${2:-bookworm}
