@@ -125,6 +125,36 @@ def test_ordinary_programs_still_work(local: Sandbox) -> None:
     assert run(local, source).strip() == "True 7 3 child"
 
 
+# Each language's runtime prints its own `Seccomp:` line: the filter holds on every language's path.
+SECCOMP_MODE = {
+    "java": "import java.nio.file.*;\n"
+    "public class Probe { public static void main(String[] a) throws Exception {\n"
+    '  for (String l : Files.readAllLines(Path.of("/proc/self/status")))'
+    ' if (l.startsWith("Seccomp:")) System.out.println(l.split("\\\\s+")[1]); } }',
+    "javascript": "const l = require('fs').readFileSync('/proc/self/status', 'utf8').split('\\n')"
+    ".find((x) => x.startsWith('Seccomp:'));\nconsole.log(l.split(/\\s+/)[1]);",
+    "go": 'package main\nimport ("fmt"; "os"; "strings"; "syscall")\nfunc main() {\n'
+    '  b, _ := os.ReadFile("/proc/self/status")\n'
+    '  for _, l := range strings.Split(string(b), "\\n") { if strings.HasPrefix(l, "Seccomp:") {'
+    " fmt.Println(strings.Fields(l)[1]) } }\n"
+    "  _, _, errno := syscall.Syscall(syscall.SYS_UNSHARE, syscall.CLONE_NEWUSER, 0, 0)\n"
+    "  fmt.Println(errno == syscall.EPERM) }",
+    "rust": 'fn main() {\n  let s = std::fs::read_to_string("/proc/self/status").unwrap();\n'
+    '  let l = s.lines().find(|l| l.starts_with("Seccomp:")).unwrap();\n'
+    '  println!("{}", l.split_whitespace().nth(1).unwrap()); }',
+}
+
+
+@pytest.mark.parametrize("language", sorted(SECCOMP_MODE))
+def test_every_language_runs_under_the_filter(local: Sandbox, language: str) -> None:
+    if language not in local.languages():
+        pytest.skip(f"{language} is not installed here")
+    lines = run(local, SECCOMP_MODE[language], language).split()
+    assert lines[0] == "2"
+    if language == "go":
+        assert lines[1] == "true"  # unshare(CLONE_NEWUSER) denied from a Go program
+
+
 def test_docker_backend_runs_under_dockers_default_profile() -> None:
     docker = sandbox_or_skip("docker")
     try:
