@@ -19,7 +19,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-from service.api.schemas import Item
+from service.items import Item
 from service.rewards.base import RewardContext
 from service.rewards.math import MathParams, math_reward
 from service.runtime.resources import MATH_WARMUP, Resources

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import httpx
 
 from sandboxes import RunRequest, SandboxUnavailable, get_sandbox
-from service.api.schemas import Item
+from service.items import Item
 from service.rewards.base import RewardContext
 from service.rewards.code import CodeParams, code_reward
 from service.runtime.resources import Resources

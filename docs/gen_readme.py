@@ -22,9 +22,7 @@ from service.api.schemas import (
     GraderMetadata,
     GraderRunRequest,
     GraderRunResponse,
-    Item,
     ItemResult,
-    Message,
     OpenRLHFRequest,
     OpenRLHFResponse,
     RewardRequest,
@@ -32,6 +30,7 @@ from service.api.schemas import (
 )
 from service.grading.instructions.checks import INSTRUCTIONS
 from service.grading.procedural import dataset_names
+from service.items import Item, Message
 from service.rewards.registry import PROFILES, REWARDS
 from service.settings import Settings
 

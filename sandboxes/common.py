@@ -10,13 +10,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, ClassVar, Protocol
+from typing import IO, ClassVar, Protocol
 
 from sandboxes.base import RunRequest, RunResult, Status
 from sandboxes.languages import LANGUAGES, Language, language
-
-if TYPE_CHECKING:
-    from sandboxes.warm import WarmRunner
 
 INTERPRETED = {name for name, spec in LANGUAGES.items() if spec.compile is None}
 
@@ -252,6 +249,14 @@ Execute = Callable[[RunRequest, tuple[str, ...], bool], RunResult]
 """A backend's way to run one command: (request with limits and stdin, argv, is it the compile step)."""
 
 
+class SessionRunner(Protocol):
+    """A slot's warm sandbox (`sandboxes.warm.WarmRunner`): a submission's runs in one session."""
+
+    def run_job(self, job: Job) -> list[RunResult]: ...
+
+    def run_programs(self, requests: list[RunRequest], stop: StopRule | None = None) -> list[RunResult]: ...
+
+
 class Sandbox(ABC):
     """A backend. The flow they all share: look up the language, take a slot, compile once, run per
     input. `run` and `run_tests` are thread-safe; the slots bound the concurrency."""
@@ -301,7 +306,7 @@ class Sandbox(ABC):
                 break
         return results
 
-    def _warm_runner(self, slot: int) -> WarmRunner | None:
+    def _warm_runner(self, slot: int) -> SessionRunner | None:
         """The slot's warm sandbox, for backends that keep one (`sandboxes.warm`)."""
         return None
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from sandboxes import Sandbox, SandboxUnavailable, get_sandbox
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 from service.rewards.registry import REWARDS
 

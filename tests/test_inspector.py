@@ -304,8 +304,8 @@ def test_the_grafana_dashboard_queries_only_metrics_the_service_exports() -> Non
 
     from prometheus_client import REGISTRY
 
-    import service.api.metrics  # noqa: F401 (registers the service's metrics)
     import service.inspector.recorder  # noqa: F401
+    import service.runtime.metrics  # noqa: F401 (registers the service's metrics)
 
     dashboard = json.loads(
         (Path(__file__).parents[1] / "docs" / "grafana" / "referee-dashboard.json").read_text()

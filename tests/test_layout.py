@@ -15,9 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def imported_modules(folder: str) -> dict[str, set[str]]:
-    """Every module each file of `folder` imports, at any depth (lazy imports inside functions too)."""
+    """Every module each file of `folder` (or the one file) imports, at any depth (lazy imports
+    inside functions too)."""
     found: dict[str, set[str]] = {}
-    for path in sorted((ROOT / folder).rglob("*.py")):
+    root = ROOT / folder
+    for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
         names: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
@@ -45,6 +47,53 @@ def test_libraries_never_import_the_service(folder: str) -> None:
 def test_grading_is_plain_python_without_the_server() -> None:
     forbidden = ("fastapi", "starlette", "uvicorn", "service.api", "service.rewards", "service.runtime")
     assert offenders("service/grading", forbidden) == []
+
+
+def test_rewards_and_the_runtime_sit_below_the_http_layer() -> None:
+    """The item model lives in `service.items`; metrics in `service.runtime`: nothing under the HTTP
+    layer reaches up into it, and the runtime does not import the rewards that run on it."""
+    for folder in ("service/rewards", "service/grading", "service/runtime"):
+        assert offenders(folder, ("service.api", "fastapi", "starlette")) == []
+    assert offenders("service/runtime", ("service.rewards",)) == []
+    assert offenders("service/items.py", ("service",)) == []
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Module -> the project's modules it imports (anywhere in the file, under TYPE_CHECKING too).
+    `from package import module` is an edge to the module, not to the package's `__init__`."""
+    paths = {}
+    for top in ("sandboxes", "service", "rm_models", "clients"):
+        for path in (ROOT / top).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                edges.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                submodules = {f"{node.module}.{alias.name}" for alias in node.names} & paths.keys()
+                edges.update(submodules or {node.module})
+        graph[name] = {edge for edge in edges if edge in paths and edge != name}
+    return graph
+
+
+def test_no_import_circles() -> None:
+    graph = module_graph()
+    circles = []
+    for start in graph:  # a depth-first walk from each module, back to itself
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            module, path = stack.pop()
+            for target in graph[module]:
+                if target == start:
+                    circles.append(" -> ".join((*path, start)))
+                elif target not in seen:
+                    seen.add(target)
+                    stack.append((target, (*path, target)))
+    assert circles == []
+    assert "sandboxes.warm" in graph["sandboxes.local"]  # the walker sees the edges it should
 
 
 def test_the_checker_sees_lazy_imports(tmp_path: Path) -> None:

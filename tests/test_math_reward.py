@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bench.math_accuracy import load_cases, load_peer_cases, plain_verdicts, referee_verdicts, summary
-from service.api.schemas import Item
+from service.items import Item
 from service.rewards.base import RewardContext
 from service.rewards.math import MathParams, math_reward
 from service.runtime.resources import MATH_WARMUP, Resources

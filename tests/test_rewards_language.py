@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.api.schemas import Item
+from service.items import Item
 from tests.helpers import score
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from service.api.schemas import Item
+from service.items import Item
 from service.rewards.base import RewardContext
 from tests.helpers import score, scored
 

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from clients.agent import items_from_step_rows, onto_rows
 from clients.client import RefereeClient
-from service.api.schemas import Message
 from service.grading.trajectory import (
     anchor,
     assistant_turns,
@@ -26,6 +25,7 @@ from service.grading.trajectory import (
     holds,
     tool_schemas,
 )
+from service.items import Message
 from tests.data.agent_trajectories import (
     CALCULATOR_TOOLS,
     MAX_TURNS,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from service.api.schemas import Item, TurnBreakdown
+from service.api.schemas import TurnBreakdown
 from service.grading.trajectory import Message as ChatMessage
 from service.grading.trajectory import TextTurn, anchor, observation_before
+from service.items import Item
 from service.rewards.base import Score
 
 

@@ -14,12 +14,13 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ValidationError
 
-from service.api import metrics
 from service.api.credit import turn_credit
 from service.api.errors import APIError, error_entry
-from service.api.schemas import Item, ItemResult, RewardRequest, RewardResponse
+from service.api.schemas import ItemResult, RewardRequest, RewardResponse
 from service.grading.errors import ErrorKind
+from service.items import Item
 from service.rewards.base import Registry, Reward, RewardContext, Score
+from service.runtime import metrics
 from service.runtime.resources import Resources
 
 MAX_REPORTED_ERRORS = 20

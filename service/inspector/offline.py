@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from service.api.routers import inspector
-from service.api.schemas import Item
 from service.inspector.recorder import scored_item
 from service.inspector.store import ScoredItem, ScoredRequest, Store, sqlite_url
+from service.items import Item
 from service.settings import Settings
 
 TEXT_CHARS = 200_000

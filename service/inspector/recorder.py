@@ -16,8 +16,9 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from service.api.schemas import Item, RewardRequest, RewardResponse, assistant_texts, message_text
+from service.api.schemas import RewardRequest, RewardResponse
 from service.inspector.store import ScoredItem, ScoredRequest, Store
+from service.items import Item, assistant_texts, message_text
 
 log = logging.getLogger("referee.inspector")
 RECORDED = Counter("referee_records_written_total", "Scored items written to the inspector's store.")

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind, ScoreError
+from service.items import Item
 from service.runtime.resources import ResourceName, Resources
 
 

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandboxes import Sandbox, SandboxUnavailable
 from sandboxes.languages import LANGUAGES, canonical
-from service.api.schemas import Item
 from service.grading.code import programs
 from service.grading.code.compare import Comparison
 from service.grading.code.compare import outputs_match as compare_outputs
@@ -30,6 +29,7 @@ from service.grading.code.judge import JudgeOptions, Limits, SharedStop, Verdict
 from service.grading.code.programs import extract_code
 from service.grading.code.suite import Case, Checker, Suite
 from service.grading.errors import ErrorKind
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
 

@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rm_models.verdicts import Judgement
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind, ScoreError
 from service.grading.math.extraction import final_answer
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.schemas import Item
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 
 

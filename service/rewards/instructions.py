@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind
 from service.grading.instructions.ifeval import GroundTruthError, Mode, check, parse_ground_truth
 from service.grading.instructions.legacy import FUNCTIONS
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.schemas import Item, assistant_texts
 from service.grading.language import detect_language, target_share
+from service.items import Item, assistant_texts
 from service.rewards.base import RewardContext, Score
 from service.rewards.format import FormatParams, split_reasoning
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind, GradingError
+from service.items import Item
 from service.rewards.base import RewardContext, Score, group_indices
 
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind
 from service.grading.math.equivalence import LogBase, VerdictTask, slow_verdict
 from service.grading.math.extraction import Section, answer_section, extract_answer
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
 

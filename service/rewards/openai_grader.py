@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind
 from service.grading.graders.config import AnyGrader, Grader
 from service.grading.graders.engine import Backends, Namespace, grade_batch, sample_namespace
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 from service.rewards.format import after_reasoning
 from service.runtime.resources import Resources

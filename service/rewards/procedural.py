@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.schemas import Item
 from service.grading.errors import ErrorKind, ScoreError
 from service.grading.procedural import Extract, dataset_names, score_entries, score_entry
+from service.items import Item
 from service.rewards.base import RewardContext, Score
 from service.runtime.resources import required
 from service.runtime.worker_pool import Outcome

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.api.schemas import Item, assistant_texts
 from service.grading.errors import ErrorKind, ScoreError
 from service.grading.trajectory import (
     CallFormat,
@@ -31,6 +30,7 @@ from service.grading.trajectory import (
     structured_call,
     tool_schemas,
 )
+from service.items import Item, assistant_texts
 from service.rewards.base import RewardContext, Score
 from service.rewards.format import after_reasoning
 from service.rewards.math import MathParams, math_reward

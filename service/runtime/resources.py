@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from service.settings import Settings
 
 if TYPE_CHECKING:  # the pools import sympy-free but heavy modules; only load what a server needs
-    from service.rewards.base import Reward
     from service.runtime.sandbox_pool import SandboxPool
     from service.runtime.verifiers import Verifier
     from service.runtime.worker_pool import WorkerPool
@@ -19,6 +18,23 @@ ResourceName = Literal["math_pool", "sandboxes", "verifier"]
 T = TypeVar("T")
 
 MATH_WARMUP = "service.grading.math.warmup"
+
+
+class Servable(Protocol):
+    """What startup needs to know of a reward (`service.rewards.base.Reward` is one), so the runtime
+    does not import the rewards that run on it."""
+
+    @property
+    def resources(self) -> tuple[ResourceName, ...]: ...
+
+    @property
+    def all_resources(self) -> tuple[ResourceName, ...]: ...
+
+    @property
+    def warmup(self) -> tuple[str, ...]: ...
+
+    @property
+    def unavailable_hint(self) -> str | None: ...
 
 
 @dataclass
@@ -56,7 +72,7 @@ def required(resource: T | None, name: ResourceName) -> T:
 
 
 def build_resources(
-    settings: Settings, rewards: Mapping[str, Reward], provided: Resources | None = None
+    settings: Settings, rewards: Mapping[str, Servable], provided: Resources | None = None
 ) -> Resources:
     """The resources the served rewards need. Fields already set in `provided` are used as they
     are (the Ray deployment passes its reward-model deployment as the `verifier`)."""

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from clients.batching import BatchStats, DynamicBatcher
 from rm_models.verdicts import Completion, Judgement, Verdict
-from service.api import metrics
 from service.grading.errors import ErrorKind
+from service.runtime import metrics
 from service.settings import Settings
 
 if TYPE_CHECKING:  # torch is only needed where the model runs, not for a RemoteVerifier

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from service.api import metrics
 from service.grading.errors import ErrorKind, GradingError, ScoreError
+from service.runtime import metrics
 
 _PR_SET_PDEATHSIG = 1
 log = logging.getLogger("referee.pool")

@@ -9,10 +9,10 @@ import anyio
 from fastapi import APIRouter, Depends
 
 from sandboxes import BACKENDS, SandboxUnavailable
-from service.api import metrics
 from service.api.dependencies import get_resources, get_settings
 from service.api.errors import APIError, check_backend, check_count
 from service.api.schemas import ExecuteRequest, ExecuteResponse
+from service.runtime import metrics
 from service.runtime.resources import Resources
 from service.settings import Settings
 

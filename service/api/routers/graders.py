@@ -8,7 +8,6 @@ import time
 import anyio
 from fastapi import APIRouter, Depends
 
-from service.api import metrics
 from service.api.dependencies import get_resources
 from service.api.errors import APIError, error_entry
 from service.api.schemas import (
@@ -22,6 +21,7 @@ from service.api.schemas import (
 from service.grading.graders.config import AnyGrader, ModelGrader, MultiGrader, PythonGrader, problems
 from service.grading.graders.engine import grade_batch, sample_namespace
 from service.rewards.openai_grader import backends_of
+from service.runtime import metrics
 from service.runtime.resources import Resources
 
 router = APIRouter(prefix="/v1/fine_tuning/alpha/graders", tags=["graders"])

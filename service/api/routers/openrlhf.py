@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from service.api import metrics
 from service.api.dependencies import Scorer, get_scorer
 from service.api.errors import APIError
-from service.api.schemas import Item, OpenRLHFRequest, OpenRLHFResponse, RewardRequest
+from service.api.schemas import OpenRLHFRequest, OpenRLHFResponse, RewardRequest
+from service.items import Item
+from service.runtime import metrics
 
 router = APIRouter(tags=["openrlhf"])
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from service.api import metrics
 from service.api.dependencies import Scorer, get_scorer
 from service.api.schemas import ProfileInfo, RewardCatalog, RewardInfo, RewardRequest, RewardResponse
+from service.runtime import metrics
 
 router = APIRouter(prefix="/v1", tags=["rewards"])
 
