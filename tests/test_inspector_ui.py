@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -106,12 +107,23 @@ def browser() -> Iterator[object]:
     driver.quit()
 
 
-def wait(driver: object, css: str, count: int = 1, timeout: float = 20) -> list[object]:
-    from selenium.webdriver.common.by import By
+def until(driver: object, condition: Callable[[Any], Any], timeout: float = 20) -> Any:
+    """WebDriverWait that also retries when the page re-rendered an element between finding and
+    reading it (a stale element reference)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(  # type: ignore[arg-type]
-        lambda d: found if len(found := d.find_elements(By.CSS_SELECTOR, css)) >= count else False
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(condition)  # type: ignore[arg-type]
+
+
+def wait(driver: object, css: str, count: int = 1, timeout: float = 20) -> list[object]:
+    from selenium.webdriver.common.by import By
+
+    return until(
+        driver,
+        lambda d: found if len(found := d.find_elements(By.CSS_SELECTOR, css)) >= count else False,
+        timeout,
     )
 
 
@@ -148,13 +160,13 @@ def test_the_page_shows_the_recorded_run(
     driver.find_element(By.ID, "f-min").send_keys("1")  # type: ignore[attr-defined]
     driver.find_element(By.ID, "apply").click()  # type: ignore[attr-defined]
     right = store.items(ItemFilter(run="ui-demo", component="math", score_min=1))["total"]
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 20).until(  # type: ignore[arg-type]
-        lambda d: d.find_element(By.ID, "items-total").text == f"{right} items"
+    until(driver, lambda d: d.find_element(By.ID, "items-total").text == f"{right} items")
+    rows = until(
+        driver,
+        lambda d: (
+            found if len(found := d.find_elements(By.CSS_SELECTOR, "#items tr.item-row")) == right else False
+        ),
     )
-    rows = driver.find_elements(By.CSS_SELECTOR, "#items tr.item-row")  # type: ignore[attr-defined]
-    assert len(rows) == right
 
     # A group side by side, sorted by reward, with its advantages.
     rows[0].find_element(By.CSS_SELECTOR, "a.group-link").click()
