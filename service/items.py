@@ -1,6 +1,6 @@
-"""The rollout item a reward scores, as the API receives it: the wire model of `POST /v1/rewards`'
-items, below both the HTTP layer (`service.api.schemas` builds its requests from it) and the
-rewards (which read it), so that neither imports the other."""
+"""The rollout item a reward scores, as the API receives it: the wire model of the items of
+`POST /v1/rewards`, below both the HTTP layer (`service.api.schemas` builds its requests from it)
+and the rewards (which read it), so that neither imports the other."""
 
 from __future__ import annotations
 
