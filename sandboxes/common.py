@@ -3,6 +3,7 @@ output, the resource limits of a run, and turning an exit into a status."""
 
 from __future__ import annotations
 
+import functools
 import queue
 import signal
 import threading
@@ -287,7 +288,12 @@ class Sandbox(ABC):
             return runner.run_job(job) if runner is not None else self._run_in_slot(slot, job)
 
     def languages(self) -> frozenset[str]:
-        """The languages whose toolchains this backend has: the host's, as the local sandbox sees /usr."""
+        return self._installed
+
+    @functools.cached_property
+    def _installed(self) -> frozenset[str]:
+        """The languages whose toolchains this backend has, looked up once (every run asks): the
+        host's, as the local sandbox sees /usr."""
         return frozenset(name for name, spec in LANGUAGES.items() if spec.available())
 
     def run_programs(self, requests: list[RunRequest], stop: StopRule | None = None) -> list[RunResult]:

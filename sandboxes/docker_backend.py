@@ -140,8 +140,8 @@ class DockerSandbox(Sandbox):
 
     @functools.cached_property
     def _installed(self) -> frozenset[str]:
-        """The languages of the table whose toolchains the image has (`make sandbox-image LANGUAGES=all`
-        adds Java, JavaScript, Go and Rust), probed once in a throwaway container."""
+        """The languages of the table whose toolchains the image has (all of them, unless it was built
+        with `make sandbox-image LANGUAGES=core`), probed once in a throwaway container."""
         tools = {tool for spec in LANGUAGES.values() for tool in spec.tools}
         script = "".join(
             f"[ -x {shlex.quote(tool)} ] && echo {shlex.quote(tool)}; " for tool in sorted(tools)

@@ -350,14 +350,17 @@ def test_new_languages_right_wrong_and_broken(ctx: RewardContext, language: str)
         assert broken.value == 0.0 and str(broken.error).startswith("compile_error")
 
 
-def test_a_language_the_backend_lacks_is_null_with_the_reason(
-    ctx: RewardContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_language_the_backend_lacks_is_null_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     missing = dataclasses.replace(LANGUAGES["rust"], compile=("/nonexistent/rustc", "main.rs"))
     monkeypatch.setitem(LANGUAGES, "rust", missing)
-    result = score(ctx, SUM_PROGRAMS["rust"], "rust", tests=SUM_TESTS)
-    assert result.value is None and "rust is not installed for the local sandbox" in str(result.error)
-    assert score(ctx, SUM_PROGRAMS["go"], "go", tests=SUM_TESTS).value == 1.0  # the others still run
+    pool = SandboxPool("local", 1)  # a backend looks its toolchains up once: a new one sees the gap
+    try:
+        ctx = RewardContext(resources=Resources(sandboxes=pool))
+        result = score(ctx, SUM_PROGRAMS["rust"], "rust", tests=SUM_TESTS)
+        assert result.value is None and "rust is not installed for the local sandbox" in str(result.error)
+        assert score(ctx, SUM_PROGRAMS["go"], "go", tests=SUM_TESTS).value == 1.0  # the others still run
+    finally:
+        pool.close()
 
 
 GO_HALF_GIGABYTE = (

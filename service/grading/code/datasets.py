@@ -58,7 +58,7 @@ def parse_apps(fields: Fields) -> Suite:
     inputs, outputs = data["inputs"], data.get("outputs")
     if not isinstance(outputs, list) or len(outputs) != len(inputs) or not inputs:
         raise ValueError("`input_output` needs as many `outputs` as `inputs` (at least one)")
-    seconds, megabytes = _seconds(fields.get("time_limit")), _megabytes(fields.get("memory_limit"))
+    seconds, megabytes = _positive(fields.get("time_limit")), _megabytes(fields.get("memory_limit"))
     fn_name = data.get("fn_name")
     if fn_name:
         cases = tuple(
@@ -175,9 +175,9 @@ def parse_codecontests(fields: Fields) -> Suite:
     limit = fields.get("time_limit")
     seconds = None
     if isinstance(limit, dict):
-        whole, nanos = _seconds(limit.get("seconds")) or 0.0, _seconds(limit.get("nanos")) or 0.0
+        whole, nanos = _positive(limit.get("seconds")) or 0.0, _positive(limit.get("nanos")) or 0.0
         seconds = (whole + nanos / 1e9) or None
-    memory = _seconds(fields.get("memory_limit_bytes"))  # a positive finite number, or None
+    memory = _positive(fields.get("memory_limit_bytes"))
     megabytes = int(memory) >> 20 if memory else None
     return Suite(
         "stdio", tuple(cases), "codecontests", CODECONTESTS, time_limit_s=seconds, memory_limit_mb=megabytes
@@ -209,7 +209,7 @@ def parse_codeforces(fields: Fields) -> Suite:
         "codeforces",
         TOKENS_EXACT,
         checker=checker,
-        time_limit_s=_seconds(fields.get("time_limit")),
+        time_limit_s=_positive(fields.get("time_limit")),
         memory_limit_mb=_megabytes(fields.get("memory_limit")),
         stdio_files=("input.txt", "output.txt") if mode == "file" else None,
     )
@@ -252,7 +252,7 @@ def parse_tests(fields: Fields) -> Suite:
         except ValueError:
             metadata = None
     fn_name = fields.get("fn_name") or (metadata.get("func_name") if isinstance(metadata, dict) else None)
-    seconds, megabytes = _seconds(fields.get("time_limit_s")), _megabytes(fields.get("memory_limit_mb"))
+    seconds, megabytes = _positive(fields.get("time_limit_s")), _megabytes(fields.get("memory_limit_mb"))
     if all(isinstance(t, dict) and "args" in t for t in tests):
         if not fn_name:
             raise ValueError("call tests `{args, output}` need the item field `fn_name`")
@@ -334,8 +334,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _seconds(value: Any) -> float | None:
-    """3, 2.5, "2 seconds", "1.0 seconds" -> seconds; anything else -> None (the request's limit)."""
+def _positive(value: Any) -> float | None:
+    """3, 2.5, "2 seconds", "256.0 MB" -> the number, if positive and finite; anything else -> None
+    (the request's limit applies)."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -348,5 +349,5 @@ def _seconds(value: Any) -> float | None:
 
 def _megabytes(value: Any) -> int | None:
     """256, "256 megabytes", "256.0 MB" -> MB."""
-    seconds_like = _seconds(value)
-    return int(seconds_like) if seconds_like else None
+    number = _positive(value)
+    return int(number) if number else None
