@@ -58,6 +58,36 @@ def test_rewards_and_the_runtime_sit_below_the_http_layer() -> None:
     assert offenders("service/items.py", ("service",)) == []
 
 
+def helper_lines(path: Path) -> dict[str, int]:
+    """Top-level functions of a reward module that are not rewards themselves, with their lengths."""
+    tree = ast.parse(path.read_text(), str(path))
+    return {
+        node.name: (node.end_lineno or node.lineno) - node.lineno + 1
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.endswith("_reward")
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sorted((ROOT / "service" / "rewards").glob("*.py")) if p.stem not in ("base", "registry")],
+    ids=lambda p: p.stem,
+)
+def test_reward_modules_are_thin(path: Path) -> None:
+    """A reward module is its params and its reward functions calling into `service.grading`: the
+    parsing, checking and grading it needs is plain Python there, usable without the server."""
+    helpers = helper_lines(path)
+    assert len(path.read_text().splitlines()) <= 400
+    assert sum(helpers.values()) <= 120, helpers
+    assert all(length <= 40 for length in helpers.values()), helpers
+
+
+def test_the_thinness_rule_can_fail(tmp_path: Path) -> None:
+    fat = tmp_path / "fat.py"
+    fat.write_text("def parse(text):\n" + "    text = text.strip()\n" * 50 + "    return text\n")
+    assert helper_lines(fat) == {"parse": 52}
+
+
 def module_graph() -> dict[str, set[str]]:
     """Module -> the project's modules it imports (anywhere in the file, under TYPE_CHECKING too).
     `from package import module` is an edge to the module, not to the package's `__init__`."""

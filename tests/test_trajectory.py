@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 
 from clients.agent import items_from_step_rows, onto_rows
 from clients.client import RefereeClient
-from service.grading.trajectory import (
-    anchor,
+from service.grading.trajectory.environment import anchor, holds
+from service.grading.trajectory.turns import (
+    ToolCall,
     assistant_turns,
     call_problems,
     decode_arguments,
-    holds,
     tool_schemas,
 )
 from service.items import Message
@@ -327,8 +327,6 @@ def test_domain_helpers() -> None:
     assert [call.name for call in turns[0].calls] == ["search"]  # an unclosed last block, as vLLM reads it
     assert call_problems(turns[0].calls[0], schemas) == []
     broken_schema = {"bad": {"type": "object", "properties": {"x": {"type": "no-such-type"}}}}
-    from service.grading.trajectory import ToolCall
-
     assert "schema is unusable" in call_problems(ToolCall("bad", {"x": 1}, 0), broken_schema)[0]
     state = {"cart": {"items": [{"id": "m2"}], "total": 9}, "tags": ["a"]}
     assert holds(state, "cart.items.0.id", "eq", "m2") and holds(

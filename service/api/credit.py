@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from service.api.schemas import TurnBreakdown
-from service.grading.trajectory import Message as ChatMessage
-from service.grading.trajectory import TextTurn, anchor, observation_before
+from service.grading.trajectory.environment import anchor, observation_before
+from service.grading.trajectory.turns import Message as ChatMessage
+from service.grading.trajectory.turns import TextTurn
 from service.items import Item
 from service.rewards.base import Score
 

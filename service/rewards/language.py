@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.grading.language import detect_language, target_share
+from service.grading.reasoning import split_reasoning
 from service.items import Item, assistant_texts
 from service.rewards.base import RewardContext, Score
-from service.rewards.format import FormatParams, split_reasoning
 
 
 class LanguageParams(BaseModel):
@@ -29,8 +29,8 @@ class LanguageParams(BaseModel):
     )
 
 
-def reasoning_of(text: str, think: FormatParams) -> str:
-    parts = split_reasoning(text, think)
+def reasoning_of(text: str, think_tag: str) -> str:
+    parts = split_reasoning(text, think_tag)
     return parts[0] if parts else text
 
 
@@ -41,11 +41,12 @@ def language_reward(items: Sequence[Item], params: LanguageParams, ctx: RewardCo
     count as foreign by character class; same-script languages per sentence with py3langid. Code,
     formulas and numbers are not words. No words at all scores 1.0 (nothing inconsistent).
     """
-    think = FormatParams(think_tag=params.think_tag)
     scores = []
     for item in items:
         # every assistant turn of a trajectory: consistency is about all of them
-        reasoning = "\n".join(reasoning_of(text, think) for text in assistant_texts(item.completion))
+        reasoning = "\n".join(
+            reasoning_of(text, params.think_tag) for text in assistant_texts(item.completion)
+        )
         target = item.get("target_language") or detect_language(
             item.prompt_text, params.default_language, params.min_confidence
         )

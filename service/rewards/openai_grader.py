@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from service.grading.errors import ErrorKind
 from service.grading.graders.config import AnyGrader, Grader
 from service.grading.graders.engine import Backends, Namespace, grade_batch, sample_namespace
+from service.grading.reasoning import after_reasoning
 from service.items import Item
 from service.rewards.base import RewardContext, Score
-from service.rewards.format import after_reasoning
 from service.runtime.resources import Resources
 
 _GRADER = TypeAdapter(Grader)

@@ -1,41 +1,29 @@
 """Agent-trajectory rewards: tool-call validity, per-turn layout, the final answer, the calls made, the
 environment's final state and verdict, and efficiency.
 
-All of them read assistant turns only (`service.grading.trajectory`): a tool result or a user turn
-that contains the gold answer never earns credit. Rewards that have a per-turn meaning return
-`Score.turns`, the score split over the assistant turns, for the per-turn credit of a request with
-`turns`.
+The checks themselves are plain Python in `service.grading.trajectory`. All of them read assistant
+turns only: a tool result or a user turn that contains the gold answer never earns credit.
+Rewards that have a per-turn meaning return `Score.turns`, the score split over the assistant turns,
+for the per-turn credit of a request with `turns`.
 """
 
 from __future__ import annotations
 
 import re
-import string
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.grading.errors import ErrorKind, ScoreError
-from service.grading.trajectory import (
-    CallFormat,
-    ToolCall,
-    Turn,
-    assistant_turns,
-    call_problems,
-    calls_in,
-    hermes_blocks,
-    holds,
-    structured_call,
-    tool_schemas,
-)
+from service.grading.trajectory.answers import TextMatch, final_answer_text, text_match
+from service.grading.trajectory.environment import Op, holds
+from service.grading.trajectory.layout import TAG_NAME, Layout, admissible_actions, follows_layout
+from service.grading.trajectory.matching import MatchMode, calls_match_score, expected_calls
+from service.grading.trajectory.turns import CallFormat, Turn, assistant_turns, call_validity, tool_schemas
 from service.items import Item, assistant_texts
 from service.rewards.base import RewardContext, Score
-from service.rewards.format import after_reasoning
 from service.rewards.math import MathParams, math_reward
-
-TAG_NAME = r"^[A-Za-z_][\w\-]*$"
 
 
 def turns_of(item: Item, call_format: CallFormat) -> list[Turn]:
@@ -79,23 +67,12 @@ def tool_call_validity_reward(
             scores.append(Score.fail(ErrorKind.invalid_item, str(exc)))
             continue
         turns = turns_of(item, params.format)
-        calls = [call for turn in turns for call in turn.calls]
-        if not calls:
+        validity = call_validity(turns, schemas)
+        if validity is None:
             scores.append(Score(params.if_none, turns=on_last_turn(params.if_none, len(turns))))
             continue
-        problems = [(number, call_problems(call, schemas)) for number, call in enumerate(calls, 1)]
-        valid = [not found for _, found in problems]
-        per_turn: list[float | None] = []
-        for turn in range(len(turns)):
-            made = [ok for ok, call in zip(valid, calls, strict=True) if call.turn == turn]
-            per_turn.append(sum(made) / len(made) if made else None)
-        shares = [
-            sum(ok for ok, call in zip(valid, calls, strict=True) if call.turn == turn) / len(calls)
-            for turn in range(len(turns))
-        ]
-        detail = "; ".join(f"call {number}: {found[0]}" for number, found in problems if found)
-        error = ScoreError(ErrorKind.invalid_tool_call, detail) if detail else None
-        scores.append(Score(sum(valid) / len(calls), error, turns=shares, per_turn=per_turn))
+        error = ScoreError(ErrorKind.invalid_tool_call, validity.problems) if validity.problems else None
+        scores.append(Score(validity.value, error, turns=validity.shares, per_turn=validity.per_turn))
     return scores
 
 
@@ -105,7 +82,7 @@ def tool_call_validity_reward(
 class ActionFormatParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    layout: Literal["think_action", "tool_or_answer"] | list[str] = Field(
+    layout: Layout = Field(
         "think_action",
         description="`think_action`: `<think>…</think><action>…</action>` (OpenManus-RL, verl-agent); "
         "`tool_or_answer`: a think block, then exactly one tool call or one `<answer>`; or an ordered "
@@ -139,79 +116,6 @@ class ActionFormatParams(BaseModel):
         return value
 
 
-def tagged_blocks(text: str, tags: Sequence[str]) -> list[str] | None:
-    """The contents of `<t1>…</t1><t2>…</t2>…` in this order with only whitespace around and between
-    them, each non-empty and free of the tags; None when the text is not exactly that. A scan, not a
-    regular expression: lazy groups backtrack quadratically (or worse) on a degenerate completion."""
-    contents, position = [], 0
-    for tag in tags:
-        opening, closing = f"<{tag}>", f"</{tag}>"
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if not text.startswith(opening, position):
-            return None
-        end = text.find(closing, position + len(opening))
-        if end < 0:
-            return None
-        contents.append(text[position + len(opening) : end].strip())
-        position = end + len(closing)
-    if text[position:].strip() or not all(contents):
-        return None
-    if any(f"<{tag}>" in content or f"</{tag}>" in content for tag in tags for content in contents):
-        return None  # a nested or repeated tag: not one block per tag
-    return contents
-
-
-def last_tagged(text: str, tag: str) -> str | None:
-    """The content of the last complete `<tag>…</tag>` block."""
-    end = text.rfind(f"</{tag}>")
-    start = text.rfind(f"<{tag}>", 0, end) if end >= 0 else -1
-    return text[start + len(tag) + 2 : end] if start >= 0 else None
-
-
-def normalise_action(action: str, case_sensitive: bool) -> str:
-    action = " ".join(action.split())
-    return action if case_sensitive else action.lower()
-
-
-def admissible_for(item: Item, turn: int) -> list[str] | None:
-    """The item's `admissible` actions for this turn: one list for every turn, or one list per turn."""
-    admissible = item.get("admissible")
-    if not isinstance(admissible, list) or not admissible:
-        return None
-    if all(isinstance(entry, list) for entry in admissible):
-        return [str(a) for a in admissible[turn]] if turn < len(admissible) else None
-    return [str(a) for a in admissible]
-
-
-def turn_follows_layout(item: Item, turn: Turn, number: int, params: ActionFormatParams) -> bool:
-    text = turn.text
-    if params.forbid_regex is not None and re.search(params.forbid_regex, text):
-        return False
-    if params.layout == "tool_or_answer":
-        structured = calls_in(turn.message, number, "openai") if params.format != "hermes" else []
-        think = re.match(r"\s*<think>(.*?)</think>(.*)", text, re.S)
-        if think is None or not think.group(1).strip():
-            return False
-        rest = think.group(2)
-        blocks = hermes_blocks(rest) if params.format != "openai" else []
-        answer = tagged_blocks(rest, ["answer"])
-        if answer is not None:
-            return not structured and not blocks
-        if len(blocks) == 1:
-            return not structured and re.fullmatch(r"\s*<tool_call>.*</tool_call>\s*", rest, re.S) is not None
-        return len(structured) == 1 and not rest.strip()
-    tags = ["think", "action"] if params.layout == "think_action" else list(params.layout)
-    contents = tagged_blocks(text, tags)
-    if contents is None:
-        return False
-    allowed = admissible_for(item, number)
-    if allowed is not None and "action" in tags:
-        action = normalise_action(contents[tags.index("action")], params.case_sensitive_actions)
-        return action in {normalise_action(a, params.case_sensitive_actions) for a in allowed}
-    return True
-
-
 def action_format_reward(
     items: Sequence[Item], params: ActionFormatParams, ctx: RewardContext
 ) -> list[Score]:
@@ -229,7 +133,20 @@ def action_format_reward(
         if not turns:
             scores.append(Score.remark(0.0, ErrorKind.no_answer, "no assistant turn"))
             continue
-        followed = [float(turn_follows_layout(item, turn, n, params)) for n, turn in enumerate(turns)]
+        followed = [
+            float(
+                follows_layout(
+                    turn,
+                    number,
+                    params.layout,
+                    call_format=params.format,
+                    forbid_regex=params.forbid_regex,
+                    admissible=admissible_actions(item.get("admissible"), number),
+                    case_sensitive_actions=params.case_sensitive_actions,
+                )
+            )
+            for number, turn in enumerate(turns)
+        ]
         if params.aggregate == "min":
             value = min(followed)
             shares = on_last_turn(value, len(turns))
@@ -257,7 +174,7 @@ class FinalAnswerParams(BaseModel):
         "(the last `<answer>` block of any assistant turn) or `tool:<name>.<arg>` (that argument of "
         "the last call to a finish tool).",
     )
-    match: Literal["math", "exact", "normalized", "f1"] = Field(
+    match: Literal["math"] | TextMatch = Field(
         "math",
         description="`math` (the math grader), `exact`, `normalized` (case, punctuation, articles, "
         "whitespace as SQuAD), `f1` (token F1, as SQuAD).",
@@ -268,43 +185,6 @@ class FinalAnswerParams(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-def final_answer_text(turns: Sequence[Turn], params: FinalAnswerParams) -> str | None:
-    """The policy's final answer, from its own turns only; None when it gave none."""
-    if params.source == "last_message":
-        if not turns:
-            return None
-        return after_reasoning(turns[-1].text, params.think_tag).strip() or None
-    if params.source.startswith("tag:"):
-        for turn in reversed(turns):
-            found = last_tagged(turn.text, params.source[4:])
-            if found is not None:
-                return found.strip() or None
-        return None
-    tool, argument = params.source[5:].split(".", 1)
-    for call in reversed([call for turn in turns for call in turn.calls]):
-        if call.name == tool and call.arguments is not None and argument in call.arguments:
-            value = call.arguments[argument]
-            return value if isinstance(value, str) else str(value)
-    return None
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in string.punctuation)
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    predicted, expected = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    common = sum((Counter(predicted) & Counter(expected)).values())
-    if not predicted or not expected:
-        return float(predicted == expected)
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(expected)
-    return 2 * precision * recall / (precision + recall)
-
-
 def final_answer_reward(items: Sequence[Item], params: FinalAnswerParams, ctx: RewardContext) -> list[Score]:
     """The final answer, read from assistant text only, compared to `answer`.
 
@@ -312,7 +192,7 @@ def final_answer_reward(items: Sequence[Item], params: FinalAnswerParams, ctx: R
     (Referee's math grader), `exact`, `normalized` or `f1`. No answer scores 0.
     """
     turns = [turns_of(item, params.format) for item in items]
-    answers = [final_answer_text(item_turns, params) for item_turns in turns]
+    answers = [final_answer_text(item_turns, params.source, params.think_tag) for item_turns in turns]
     by_index: dict[int, Score] = {}
     if params.match == "math":
         present = [i for i, answer in enumerate(answers) if answer is not None]
@@ -330,12 +210,7 @@ def final_answer_reward(items: Sequence[Item], params: FinalAnswerParams, ctx: R
         if params.match == "math":
             score = by_index[index]
         else:
-            compare = {
-                "exact": lambda a, g: float(a.strip() == g.strip()),
-                "normalized": lambda a, g: float(normalize_answer(a) == normalize_answer(g)),
-                "f1": token_f1,
-            }[params.match]
-            score = Score(max(compare(answer, gold) for gold in item.golds))
+            score = Score(text_match(answer, item.golds, params.match))
         scores.append(
             Score(score.value, score.error, turns=on_last_turn(score.value or 0.0, len(turns[index])))
         )
@@ -348,62 +223,13 @@ def final_answer_reward(items: Sequence[Item], params: FinalAnswerParams, ctx: R
 class ToolCallsMatchParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["set", "f1", "subset_args", "sequence"] = Field(
+    mode: MatchMode = Field(
         "f1",
         description="`set`: the calls equal the expected ones as a multiset (1 or 0); `f1`: F1 of the "
         "two multisets; `subset_args`: share of expected calls matched by a call with the same name whose "
         "arguments include the expected ones; `sequence`: the calls in the expected order (1 or 0).",
     )
     format: CallFormat = "auto"
-
-
-def expected_calls(item: Item) -> list[ToolCall]:
-    raw = item.get("expected_calls")
-    if not isinstance(raw, list):
-        raise ValueError("`expected_calls` must be a list of {name, arguments}")
-    calls = [structured_call(entry, 0) for entry in raw]
-    for number, call in enumerate(calls, 1):
-        if call.problem or call.name is None or call.arguments is None:
-            raise ValueError(f"expected_calls[{number - 1}]: {call.problem or 'malformed call'}")
-    return calls
-
-
-def includes(actual: Any, expected: Any) -> bool:
-    """`expected` appears in `actual`: every expected key with an included value (recursively)."""
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            k in actual and includes(actual[k], v) for k, v in expected.items()
-        )
-    return bool(actual == expected)
-
-
-def calls_match_score(made: list[ToolCall], wanted: list[ToolCall], mode: str) -> float:
-    made_keys = [call.canonical() for call in made if call.name is not None]
-    wanted_keys = [call.canonical() for call in wanted]
-    if mode == "sequence":
-        return float(made_keys == wanted_keys)
-    if mode == "set":
-        return float(Counter(made_keys) == Counter(wanted_keys))
-    if mode == "subset_args":
-        if not wanted:
-            return 1.0
-        unused = [call for call in made if call.name is not None]
-        found = 0
-        for call in wanted:
-            match = next(
-                (c for c in unused if c.name == call.name and includes(c.arguments, call.arguments)), None
-            )
-            if match is not None:
-                unused.remove(match)
-                found += 1
-        return found / len(wanted)
-    common = sum((Counter(made_keys) & Counter(wanted_keys)).values())
-    if not made_keys and not wanted_keys:
-        return 1.0
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(made_keys), common / len(wanted_keys)
-    return 2 * precision * recall / (precision + recall)
 
 
 def tool_calls_match_reward(
@@ -414,7 +240,7 @@ def tool_calls_match_reward(
     scores = []
     for item in items:
         try:
-            wanted = expected_calls(item)
+            wanted = expected_calls(item.get("expected_calls"))
         except ValueError as exc:
             scores.append(Score.fail(ErrorKind.invalid_item, str(exc)))
             continue
@@ -431,7 +257,7 @@ class Predicate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str
-    op: Literal["eq", "ne", "in", "contains", "exists", "gte", "lte"]
+    op: Op
     value: Any = None
 
 

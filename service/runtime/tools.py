@@ -13,7 +13,7 @@ from typing import Any
 
 from sandboxes import RunRequest, RunResult, Sandbox, SandboxUnavailable
 from service.grading.calculator import CalculatorError, calculate
-from service.grading.trajectory import ToolCall, call_problems, tool_schemas
+from service.grading.trajectory.turns import ToolCall, call_problems, tool_schemas
 
 MAX_CODE_CHARS = 100_000
 MAX_OUTPUT_CHARS = 4000  # what goes back into the trajectory: enough to read, not a context flood

@@ -13,7 +13,7 @@ from sandboxes import BACKENDS
 from service.api.dependencies import get_resources, get_settings
 from service.api.errors import check_backend, check_count
 from service.api.schemas import ToolCallRequest, ToolCallResponse, ToolMessage
-from service.grading.trajectory import ToolCall, calls_in, structured_call
+from service.grading.trajectory.turns import ToolCall, calls_in, structured_call
 from service.runtime import metrics
 from service.runtime.resources import Resources
 from service.runtime.tools import TOOLS, run_call

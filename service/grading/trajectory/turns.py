@@ -1,5 +1,5 @@
-"""Agent trajectories as plain data: the assistant turns, the tool calls they make, the tools they may
-call, and the checks the trajectory rewards share. No server needed.
+"""The policy's side of a trajectory: its assistant turns, the tool calls they make, the tools they
+may call, and whether each call is valid.
 
 A trajectory is an item's `completion` as chat messages after the prompt: `assistant` turns (the only
 text the policy wrote), `tool` results and `user` observations from the environment. Tool calls are
@@ -17,7 +17,6 @@ valid or not, because the validity reward must count it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -199,71 +198,27 @@ def call_problems(call: ToolCall, schemas: Mapping[str, dict[str, Any]]) -> list
     return schema_errors(call.arguments, schemas[call.name])
 
 
-# State predicates ---------------------------------------------------------------------------------
+@dataclass
+class CallValidity:
+    """Which of a trajectory's calls are valid, overall and turn by turn."""
 
-Op = Literal["eq", "ne", "in", "contains", "exists", "gte", "lte"]
-MISSING = object()
-
-
-def lookup(state: Any, path: str) -> Any:
-    """`cart.items.0.id` in nested objects and lists; MISSING when a step does not exist."""
-    value = state
-    for key in path.split(".") if path else []:
-        if isinstance(value, Mapping) and key in value:
-            value = value[key]
-        elif (
-            isinstance(value, list)
-            and re.fullmatch(r"-?[0-9]+", key)
-            and -len(value) <= int(key) < len(value)
-        ):
-            value = value[int(key)]
-        else:
-            return MISSING
-    return value
+    value: float  # valid calls / attempted calls
+    shares: list[float]  # each turn's valid calls / all attempted calls: they sum to `value`
+    per_turn: list[float | None]  # each turn's own valid share (None: the turn made no call)
+    problems: str  # "call 2: unknown tool 'x'; ...", empty when every call is valid
 
 
-def holds(state: Any, path: str, op: Op, expected: Any = None) -> bool:
-    """Whether one `{path, op, value}` predicate holds on the state. Incomparable values do not hold."""
-    actual = lookup(state, path)
-    if op == "exists":
-        return actual is not MISSING if expected in (None, True) else actual is MISSING
-    if actual is MISSING:
-        return op == "ne"
-    try:
-        if op == "eq":
-            return bool(actual == expected)
-        if op == "ne":
-            return bool(actual != expected)
-        if op == "in":
-            return isinstance(expected, list | str | dict) and actual in expected
-        if op == "contains":
-            return isinstance(actual, list | str | dict) and expected in actual
-        if op == "gte":
-            return bool(actual >= expected)
-        if op == "lte":
-            return bool(actual <= expected)
-    except TypeError:
-        return False
-    raise ValueError(f"unknown op {op!r}")
-
-
-# Anchors ------------------------------------------------------------------------------------------
-
-
-def anchor(observation: str) -> str:
-    """A stable id of an environment observation, whitespace-normalised: equal observations give equal
-    anchors across requests and processes, so a trainer can form GiGPO step groups from them."""
-    normalised = " ".join(observation.split())
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:16]
-
-
-def observation_before(
-    messages: Sequence[Message], prompt: Sequence[Message] | str | None, index: int
-) -> str:
-    """What the policy saw just before the turn at `index`: the previous message (a tool result or
-    an environment observation), or the prompt's last message for the first turn."""
-    if index > 0:
-        return messages[index - 1].text
-    if isinstance(prompt, str):
-        return prompt
-    return prompt[-1].text if prompt else ""
+def call_validity(turns: Sequence[Turn], schemas: Mapping[str, dict[str, Any]]) -> CallValidity | None:
+    """The validity of every attempted call, or None when the trajectory attempts none."""
+    calls = [call for turn in turns for call in turn.calls]
+    if not calls:
+        return None
+    problems = [call_problems(call, schemas) for call in calls]
+    valid = [not found for found in problems]
+    shares, per_turn = [], []
+    for turn in range(len(turns)):
+        made = [ok for ok, call in zip(valid, calls, strict=True) if call.turn == turn]
+        shares.append(sum(made) / len(calls))
+        per_turn.append(sum(made) / len(made) if made else None)
+    detail = "; ".join(f"call {number}: {found[0]}" for number, found in enumerate(problems, 1) if found)
+    return CallValidity(sum(valid) / len(calls), shares, per_turn, detail)
