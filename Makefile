@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: ui-vendor install install-test install-peers system-deps grader-packages serve test test-peers lint demo demo-agent sandbox-image api-image clean
+.PHONY: docs docs-serve ui-vendor install install-test install-peers system-deps grader-packages serve test test-peers lint demo demo-agent sandbox-image api-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,15 @@ demo: $(BIN)/python
 # The multi-turn agent demo: a tiny model learns to use the calculator tool (examples/agent.toml).
 demo-agent:
 	$(MAKE) demo DEMO=examples/agent.toml
+
+# The docs site (mkdocs.yml, pages in docs/): built strictly, so a broken link or anchor fails.
+docs: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -1,1 +1,1 @@
-"""Documentation generators, run as modules: `python -m docs.gen_readme`."""
+"""Documentation generators, run as modules: `python -m docs.gen_pages`."""

@@ -2,7 +2,7 @@
 Selenium; no browser download): a run recorded by a real server with an API key, then the login,
 the charts' points, the items filter, a group, an item with hostile text, and a screenshot.
 
-`REFEREE_UI_SCREENSHOT=docs/inspector.png` also saves the screenshot there (the README's)."""
+`REFEREE_UI_SCREENSHOT=docs/inspector.png` also saves the screenshot there (the docs')."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The HTTP API contract: every request and response body, as pydantic models.
 
-The OpenAPI document (`/docs`, `/openapi.json`) and the README's API section are generated
+The OpenAPI document (`/docs`, `/openapi.json`) and the docs' API page are generated
 from these models and from `service.items` (the rollout item, which the rewards use too), so these
 two modules are the one place the API is defined.
 """

@@ -11,7 +11,7 @@ answer). Each trajectory is emitted in four encodings that must score the same:
 - `hermes`: `<tool_call>{...}</tool_call>` blocks in the assistant text;
 - `openmanus`: OpenManus-RL / verl-agent per-step rows, converted by `clients.agent`.
 
-The golden scores are worked out by hand from the reward definitions in the README, per defect.
+The golden scores are worked out by hand from the reward definitions in docs/agents.md, per defect.
 Run as a script to print a summary: `python -m tests.data.agent_trajectories`.
 """
 

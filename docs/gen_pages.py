@@ -1,9 +1,11 @@
-"""Regenerate the README's reference blocks from the code, so the docs cannot drift from the API.
+"""Regenerate the docs' reference tables and OpenAPI document from the code, so they cannot drift.
 
-    python -m docs.gen_readme          # rewrite README.md in place
-    python -m docs.gen_readme --check  # exit 1 if README.md is out of date (run by the tests)
+    python -m docs.gen_pages          # rewrite the pages in place
+    python -m docs.gen_pages --check  # exit 1 if a page is out of date (run by the tests)
 
-Blocks live between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->` markers.
+Tables live in the pages (docs/*.md) between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->`
+markers; each block is in exactly one page. `docs/openapi.json` is the app's schema, which the
+site's OpenAPI reference renders.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from service.rewards.registry import PROFILES, REWARDS
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 
 
 def _type_name(schema: dict[str, Any]) -> str:
@@ -116,7 +119,7 @@ def rewards_block() -> str:
 def settings_block() -> str:
     rows = ["| setting | env var | default | meaning |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = field.default_factory() if field.default_factory else field.default
+        default = field.get_default(call_default_factory=True, validated_data={})
         if name == "math_workers":
             default = "2 x CPU count"
         elif name == "sandbox_concurrency":
@@ -149,25 +152,40 @@ BLOCKS = {
 }
 
 
-def render(text: str) -> str:
+def block_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- generated: {name} -->\n).*?(<!-- /generated: {name} -->)", re.S)
+
+
+def openapi_document() -> str:
+    from service.api.app import create_app
+
+    return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+def rendered() -> dict[Path, str]:
+    """Every generated file's new text: the pages with their blocks filled in, and the OpenAPI document."""
+    pages = {path: path.read_text() for path in sorted(DOCS.glob("*.md"))}
     for name, build in BLOCKS.items():
-        pattern = re.compile(rf"(<!-- generated: {name} -->\n).*?(<!-- /generated: {name} -->)", re.S)
-        if not pattern.search(text):
-            raise SystemExit(f"README.md has no block `{name}`")
-        text = pattern.sub(lambda m, b=build: m.group(1) + b() + "\n" + m.group(2), text)
-    return text
+        found = [(path, match) for path, text in pages.items() if (match := block_pattern(name).search(text))]
+        if len(found) != 1:
+            raise SystemExit(f"block `{name}` must be in exactly one page of docs/, found {len(found)}")
+        page, match = found[0]
+        pages[page] = pages[page][: match.end(1)] + build() + "\n" + pages[page][match.start(2) :]
+    pages[DOCS / "openapi.json"] = openapi_document()
+    return pages
 
 
 def main() -> int:
-    readme = ROOT / "README.md"
-    current = readme.read_text()
-    updated = render(current)
-    if "--check" in sys.argv:
-        if updated != current:
-            print("README.md is out of date: run `python -m docs.gen_readme`", file=sys.stderr)
-            return 1
-        return 0
-    readme.write_text(updated)
+    stale = []
+    for path, text in rendered().items():
+        if not path.exists() or path.read_text() != text:
+            stale.append(path)
+            if "--check" not in sys.argv:
+                path.write_text(text)
+    if stale and "--check" in sys.argv:
+        names = ", ".join(str(path.relative_to(ROOT)) for path in stale)
+        print(f"out of date: {names}; run `python -m docs.gen_pages`", file=sys.stderr)
+        return 1
     return 0
 
 
