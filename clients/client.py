@@ -15,6 +15,7 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -56,6 +57,7 @@ class RewardResponse(BaseModel):
     results: list[ItemResult]
     elapsed_ms: float
     notes: list[str] = Field(default_factory=list)
+    null_counts: dict[str, int] = Field(default_factory=dict)
 
     @property
     def rewards(self) -> list[float]:
@@ -175,6 +177,7 @@ def _merge(parts: list[dict[str, Any]]) -> RewardResponse:
         results=[result for part in parts for result in part["results"]],
         elapsed_ms=sum(part["elapsed_ms"] for part in parts),
         notes=list(dict.fromkeys(note for part in parts for note in part.get("notes", []))),
+        null_counts=dict(sum((Counter(part.get("null_counts", {})) for part in parts), Counter())),
     )
 
 

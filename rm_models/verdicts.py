@@ -23,6 +23,8 @@ class Verdict:
     error: str | None = None
     text: str = ""
     tokens: int = 0
+    kind: str | None = None
+    """Why there is no score, for a served judge: `judge_unavailable` or `judge_unparsable`."""
 
 
 @dataclass
@@ -34,6 +36,18 @@ class Completion:
     completion_tokens: int = 0
     error: str | None = None
     """Why there is no text (the model failed, or cannot generate): the text is then empty."""
+    model: str | None = None
+    """The model that answered, when the backend says (a served judge does)."""
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """What a model grader asks of the model answering its chat. A served judge honours them; a
+    local verifier decodes greedily up to its own token budget and ignores them."""
+
+    model: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
 
 
 def parse_verdict(text: str, template: VerifierTemplate) -> float | None:

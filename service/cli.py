@@ -68,6 +68,26 @@ def serve(
     rm_remote_url: Annotated[
         str | None, typer.Option(help="Another Referee that serves cot_rm (e.g. on a GPU node).")
     ] = None,
+    judge_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="URL",
+            help="OpenAI-compatible base URL of a served judge (vLLM, SGLang: http://HOST:8000/v1); "
+            "repeat for replicas, spread round-robin.",
+        ),
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="The judge's model name. [default: the first it serves]")
+    ] = None,
+    judge_api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the judge's API key.")
+    ] = None,
+    judge_concurrency: Annotated[
+        int | None, typer.Option(help="Requests in flight to the judge, at most. [default: 16]")
+    ] = None,
+    judge_timeout_s: Annotated[
+        float | None, typer.Option(help="Deadline of one judge request, seconds. [default: 60]")
+    ] = None,
     only: Annotated[
         str | None, typer.Option(help="Serve only these rewards, comma-separated (e.g. cot_rm).")
     ] = None,
@@ -123,6 +143,11 @@ def serve(
         "rm_template": rm_template,
         "rm_mode": rm_mode,
         "rm_remote_url": rm_remote_url,
+        "judge_urls": ",".join(judge_url) if judge_url else None,
+        "judge_model": judge_model,
+        "judge_api_key_env": judge_api_key_env,
+        "judge_concurrency": judge_concurrency,
+        "judge_timeout_s": judge_timeout_s,
         "only": json.dumps([name.strip() for name in only.split(",")]) if only else None,
         "record": record_url(record),
         "record_sample": record_sample,

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from rm_models.verdicts import Completion, Judgement, Verdict
+from rm_models.verdicts import ChatOptions, Completion, Judgement, Verdict
 from service.api.app import create_app
 from service.runtime.resources import Resources
 from service.runtime.verifiers import build_verifier
@@ -58,7 +58,9 @@ class DeploymentVerifier:
     def score(self, judgements: list[Judgement]) -> list[Verdict]:
         return self.handle.score.remote(judgements).result()
 
-    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+    def complete(
+        self, chats: list[list[dict[str, str]]], options: ChatOptions | None = None
+    ) -> list[Completion]:
         return self.handle.complete.remote(chats).result()
 
     def describe(self) -> dict[str, Any]:

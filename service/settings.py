@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -75,6 +77,31 @@ class Settings(BaseSettings):
         description="Call `cot_rm` on another Referee (e.g. `referee serve "
         "--only cot_rm --rm-model ...` on a GPU node) instead of loading a model here.",
     )
+    judge_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="OpenAI-compatible base URLs of a served judge model (vLLM, SGLang, a hosted API: "
+        "`http://host:8000/v1`); several replicas are spread round-robin. Set: `rubric`, `judge`, "
+        "`math`'s judge fallback, and (without `rm_model`) `cot_rm` and model graders use it.",
+    )
+    judge_model: str | None = Field(
+        None, description="The judge's model name (`model` in its requests); default: the first it serves."
+    )
+    judge_api_key_env: str | None = Field(
+        None, description="Name of the environment variable that holds the judge's API key (never the key)."
+    )
+    judge_concurrency: int = Field(
+        16, ge=1, description="Hard limit on requests in flight to the judge, shared by every request."
+    )
+    judge_timeout_s: float = Field(60.0, gt=0, description="Deadline of one judge request.")
+    judge_retry_budget_s: float = Field(
+        120.0, ge=0, description="Time one prompt may spend on retries (429, 5xx, timeouts) with backoff."
+    )
+    judge_max_retries: int = Field(4, ge=0, description="Retries of one prompt, within the budget.")
+    judge_max_tokens: int = Field(1024, ge=1, description="Default `max_tokens` of a judge request.")
+    judge_cache_size: int = Field(
+        10_000, ge=0, description="Judge replies kept for identical prompts (0: no cache)."
+    )
+    judge_cache_ttl_s: float = Field(600.0, ge=0, description="How long a cached judge reply is used.")
     only: list[str] | None = Field(
         None, description="Serve only these rewards (and start only what they need)."
     )
@@ -100,7 +127,17 @@ class Settings(BaseSettings):
         20_000, ge=100, description="Longer prompts and completions are cut, with a marker."
     )
 
-    @field_validator("api_key", "rm_model", "rm_remote_url", "record", mode="before")
+    @field_validator("judge_urls", mode="before")
+    @classmethod
+    def _url_list(cls, value: object) -> object:
+        """`REFEREE_JUDGE_URLS=http://a/v1,http://b/v1` as well as a JSON list."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("api_key", "rm_model", "rm_remote_url", "record", "judge_model", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """docker-compose passes `${VAR:-}` of an unset variable as an empty string: that means "not set"."""

@@ -96,7 +96,7 @@ class StubJudge:
     def __init__(self) -> None:
         self.chats: list[list[dict[str, str]]] = []
 
-    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+    def complete(self, chats: list[list[dict[str, str]]], options: object = None) -> list[Completion]:
         self.chats += chats
         answers = []
         for chat in chats:

@@ -112,6 +112,11 @@ class RewardResponse(BaseModel):
     results: list[ItemResult]
     elapsed_ms: float
     notes: list[str] = Field(default_factory=list, description="Batch-level remarks (e.g. length unit).")
+    null_counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Scores of this batch that came back null, per error kind (`judge_unavailable`, "
+        "`timeout`, ...): rows a trainer may want to keep out of its update.",
+    )
 
 
 class RewardInfo(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -242,8 +243,14 @@ async def score_request(
     ]  # request order, then dependencies
     parts = {name: _part_names(ctx.scores[name]) for name in shown}
     results = []
+    nulls: Counter[str] = Counter()
     for index, item in enumerate(items):
         scores = {name: ctx.scores[name][index] for name in shown}
+        nulls.update(
+            (s.error.kind.value if s.error else ErrorKind.internal_error.value)
+            for s in scores.values()
+            if s.value is None
+        )
         values: dict[str, float | None] = {}
         for name, score in scores.items():
             values[name] = score.value
@@ -274,4 +281,5 @@ async def score_request(
         results=results,
         elapsed_ms=(time.perf_counter() - started) * 1000,
         notes=list(dict.fromkeys(ctx.notes)),
+        null_counts=dict(nulls),
     )

@@ -38,6 +38,6 @@ def cot_rm_reward(items: Sequence[Item], params: CotRmParams, ctx: RewardContext
     return [
         Score(v.score, ScoreError(ErrorKind.model_error, v.error) if v.error else None)
         if v.score is not None
-        else Score.fail(ErrorKind.model_error, v.error or "no verdict")
+        else Score.fail(ErrorKind(v.kind) if v.kind else ErrorKind.model_error, v.error or "no verdict")
         for v in verdicts
     ]

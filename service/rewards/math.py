@@ -8,9 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.grading.errors import ErrorKind
 from service.grading.math.equivalence import LogBase, VerdictTask, slow_verdict
-from service.grading.math.extraction import Section, answer_section, extract_answer
+from service.grading.math.extraction import Extraction, Section, answer_section, extract_answer
 from service.items import Item
 from service.rewards.base import RewardContext, Score
+from service.rewards.judges import JudgeParams, equivalence_scores
 from service.runtime.resources import required
 
 
@@ -39,6 +40,11 @@ class MathParams(BaseModel):
     last_number: bool = Field(
         True, description="When nothing else is found, the answer section's last number is the answer."
     )
+    judge_fallback: bool = Field(
+        False,
+        description="Ask the served judge (`--judge-url`) when the rules cannot decide: no answer they can "
+        "read, a gold sympy cannot parse, a grading timeout. The reason says the judge decided.",
+    )
 
 
 def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -> list[Score]:
@@ -54,10 +60,14 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
     tasks_of: list[list[VerdictTask]] = []
     verdicts: dict[VerdictTask, Score] = {}
     broken: dict[int, Score] = {}
+    unread: dict[int, str] = {}  # answer sections the rules found no answer in: the judge may
     for index, item in enumerate(items):
         try:
             section = answer_section(item.text, params.think_tag, params.prefilled_think)
-            tasks = [] if section is None else verdict_tasks(item.golds, section, params)
+            extraction = None if section is None else extract_answer(section)
+            if section is not None and extraction is None:
+                unread[index] = section.text
+            tasks = [] if section is None else verdict_tasks(item.golds, section, extraction, params)
             for task in tasks:
                 if task not in verdicts:
                     verdicts.update(decided_here(task))
@@ -78,6 +88,31 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
             scores.append(best_of([verdicts[task] for task in tasks]))
         else:
             scores.append(Score(0.0))  # no answer section: wrong, not an error
+    return with_judge_fallback(items, scores, unread, ctx) if params.judge_fallback else scores
+
+
+def with_judge_fallback(
+    items: Sequence[Item], scores: list[Score], unread: dict[int, str], ctx: RewardContext
+) -> list[Score]:
+    """The judge's verdict where the rules could not decide: a null score (the gold does not parse,
+    grading timed out), or a 0 for an answer section the rules found no answer in."""
+    undecided = {
+        index: str(score.error) if score.value is None else "no answer the rules can read"
+        for index, score in enumerate(scores)
+        if score.value is None or (index in unread and score.value == 0.0)
+    }
+    if not undecided:
+        return scores
+    if ctx.resources.judge is None:
+        ctx.notes.append("math: judge_fallback needs a served judge (--judge-url); the rules' scores stand")
+        return scores
+    asked = [(items[i].prompt_text, items[i].golds, unread.get(i, items[i].text)) for i in undecided]
+    judged = equivalence_scores(ctx, asked, JudgeParams())
+    for (index, why), score in zip(undecided.items(), judged, strict=True):
+        if score.value is None and score.error is not None:
+            scores[index] = Score.fail(score.error.kind, f"{why}; the judge: {score.error.detail}")
+        elif score.value is not None:
+            scores[index] = Score.remark(score.value, ErrorKind.judge_decided, f"{why}; decided by the judge")
     return scores
 
 
@@ -90,9 +125,10 @@ def decided_here(task: VerdictTask) -> dict[VerdictTask, Score]:
     return {} if quick is None else {task: Score(float(quick))}
 
 
-def verdict_tasks(golds: Sequence[str], section: Section, params: MathParams) -> list[VerdictTask]:
+def verdict_tasks(
+    golds: Sequence[str], section: Section, extraction: Extraction | None, params: MathParams
+) -> list[VerdictTask]:
     """What to decide for one item: each gold against each reading of its answer."""
-    extraction = extract_answer(section)
     if extraction is not None and extraction.method != "phrase":
         return [
             VerdictTask(gold, answer, log_base=params.log_base)

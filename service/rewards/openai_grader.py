@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -13,6 +13,7 @@ from service.grading.graders.engine import Backends, Namespace, grade_batch, sam
 from service.grading.reasoning import after_reasoning
 from service.items import Item
 from service.rewards.base import RewardContext, Score
+from service.runtime.judges import JudgeVerifier
 from service.runtime.resources import Resources
 
 _GRADER = TypeAdapter(Grader)
@@ -76,6 +77,15 @@ def _grader_of(item: Item, default: AnyGrader | None) -> AnyGrader | str:
         return f"item.grader.{'.'.join(map(str, first['loc']))}: {first['msg']}"
 
 
+def failure_kind(flags: Mapping[str, str], judged: bool) -> ErrorKind:
+    """A served judge that failed or answered nothing readable is said so, as every judge reward does."""
+    if judged and "model_grader_server_error" in flags:
+        return ErrorKind.judge_unavailable
+    if judged and "model_grader_parse_error" in flags:
+        return ErrorKind.judge_unparsable
+    return ErrorKind.grader_error
+
+
 def openai_grader_reward(
     items: Sequence[Item], params: OpenAIGraderParams, ctx: RewardContext
 ) -> list[Score]:
@@ -94,12 +104,13 @@ def openai_grader_reward(
             continue
         batches.setdefault(grader.model_dump_json(), (grader, []))[1].append(index)
     backends = backends_of(ctx.resources)
+    judged = isinstance(ctx.resources.verifier, JudgeVerifier)
     for grader, indices in batches.values():
         namespaces = [namespace_of(items[i], params.think_tag) for i in indices]
         for index, result in zip(indices, grade_batch(grader, namespaces, backends), strict=True):
             parts: dict[str, float | None] = dict(result.sub_rewards)
             scores[index] = (
-                Score.fail(ErrorKind.grader_error, result.explain(), parts)
+                Score.fail(failure_kind(result.flags, judged), result.explain(), parts)
                 if result.failed
                 else Score(result.reward, parts=parts)
             )

@@ -10,6 +10,7 @@ from service.rewards.code import TEST_FIELDS, CodeParams, code_reward
 from service.rewards.cot_rm import CotRmParams, cot_rm_reward
 from service.rewards.format import FormatParams, TagsParams, format_reward, tags_reward
 from service.rewards.instructions import IFEvalOldParams, IFEvalParams, ifeval_old_reward, ifeval_reward
+from service.rewards.judges import JudgeParams, RubricParams, judge_reward, rubric_reward
 from service.rewards.language import LanguageParams, language_reward
 from service.rewards.length import LengthParams, OverlongParams, length_reward, overlong_reward
 from service.rewards.math import MathParams, math_reward
@@ -33,9 +34,19 @@ from service.rewards.trajectory import (
 )
 from service.runtime.resources import MATH_WARMUP
 
+JUDGE_HINT = (
+    "start the server with a served judge: `referee serve --judge-url http://HOST:8000/v1 "
+    "--judge-model NAME` (or REFEREE_JUDGE_URLS)"
+)
+
 REWARDS: dict[str, Reward] = {
     "math": Reward(
-        math_reward, MathParams, requires=("answer",), resources=("math_pool",), warmup=(MATH_WARMUP,)
+        math_reward,
+        MathParams,
+        requires=("answer",),
+        resources=("math_pool",),
+        uses=("judge",),
+        warmup=(MATH_WARMUP,),
     ),
     "format": Reward(format_reward, FormatParams),
     "tags": Reward(tags_reward, TagsParams),
@@ -50,7 +61,7 @@ REWARDS: dict[str, Reward] = {
         requires=("prompt", "answer"),
         resources=("verifier",),
         unavailable_hint="start the server with a verifier model: `referee serve --rm-model PATH_OR_NAME` "
-        "(or REFEREE_RM_MODEL)",
+        "(or REFEREE_RM_MODEL), or a served judge: `--judge-url http://HOST:8000/v1`",
     ),
     "openai_grader": Reward(openai_grader_reward, OpenAIGraderParams, uses=("sandboxes", "verifier")),
     "ifeval": Reward(ifeval_reward, IFEvalParams),
@@ -61,6 +72,13 @@ REWARDS: dict[str, Reward] = {
         requires=("metadata",),
         resources=("math_pool",),
         warmup=("service.grading.procedural_warmup",),
+    ),
+    # a served judge model (--judge-url)
+    "rubric": Reward(
+        rubric_reward, RubricParams, requires=("rubric",), resources=("judge",), unavailable_hint=JUDGE_HINT
+    ),
+    "judge": Reward(
+        judge_reward, JudgeParams, requires=("answer",), resources=("judge",), unavailable_hint=JUDGE_HINT
     ),
     # agent trajectories (completion = chat messages with tool calls)
     "tool_call_validity": Reward(tool_call_validity_reward, ToolCallValidityParams, requires=("tools",)),
@@ -95,6 +113,8 @@ PROFILES: dict[str, Profile] = {
     ),
     # Tülu 3 / OLMo RLVR instruction following: open-instruct's verification reward is 10.
     "tulu3-if": Profile({"ifeval": 10.0}),
+    # Rubrics as Rewards: the judge's verdicts on the item's weighted criteria (explicit aggregation).
+    "rar": Profile({"rubric": 1.0}),
     # theLMbook "GRPO from scratch": 2.0 for a correct answer, 0.2 per reasoning/answer tag (4 tags).
     # Tool use: the right final answer first, valid calls and few turns as small bonuses.
     "tool-use": Profile({"final_answer": 1.0, "tool_call_validity": 0.2, "efficiency": 0.1}),

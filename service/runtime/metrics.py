@@ -47,3 +47,20 @@ RM_TOKENS_PER_SECOND = Gauge(
     "Generated tokens per second of the last batch.",
     multiprocess_mode="liveall",
 )
+
+JUDGE_REQUESTS = Counter(
+    "referee_judge_requests_total",
+    "HTTP requests to the judge model, per outcome (ok, rate_limited, server_error, timeout, "
+    "connection_error, client_error, malformed); retries count again.",
+    ["outcome"],
+)
+JUDGE_LATENCY = Histogram(
+    "referee_judge_request_seconds",
+    "Latency of one judge request, per outcome.",
+    ["outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+)
+JUDGE_CACHE_HITS = Counter(
+    "referee_judge_cache_hits_total",
+    "Judge prompts answered from the cache or by an identical one in flight.",
+)

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from service.settings import Settings
 
 if TYPE_CHECKING:  # the pools import sympy-free but heavy modules; only load what a server needs
+    from rm_models.openai_judge import JudgeClient
     from service.runtime.sandbox_pool import SandboxPool
     from service.runtime.verifiers import Verifier
     from service.runtime.worker_pool import WorkerPool
 
-ResourceName = Literal["math_pool", "sandboxes", "verifier"]
+ResourceName = Literal["math_pool", "sandboxes", "verifier", "judge"]
 T = TypeVar("T")
 
 MATH_WARMUP = "service.grading.math.warmup"
@@ -44,6 +45,9 @@ class Resources:
     math_pool: WorkerPool | None = None
     sandboxes: SandboxPool | None = None
     verifier: Verifier | None = None
+    judge: JudgeClient | None = None
+    """A served judge model (OpenAI protocol): `rubric`, `judge`, `math`'s fallback; and the
+    `verifier` when no local reward model is configured."""
 
     def missing(self, names: Iterable[ResourceName]) -> list[ResourceName]:
         return [name for name in names if getattr(self, name) is None]
@@ -108,6 +112,10 @@ def build_resources(
                 "docker": {"image": settings.sandbox_image, "runner": settings.sandbox_warm},
             },
         )
+    if settings.judge_urls and wanted & {"judge", "verifier"} and resources.judge is None:
+        from service.runtime.judges import build_judge
+
+        resources.judge = build_judge(settings)
     if "verifier" in wanted and resources.verifier is None:
         from service.runtime.verifiers import RemoteVerifier, build_verifier
 
@@ -115,6 +123,12 @@ def build_resources(
             resources.verifier = RemoteVerifier(settings.rm_remote_url, settings.api_key)
         elif settings.rm_model:
             resources.verifier = build_verifier(settings)
+        elif resources.judge is not None:
+            from service.runtime.judges import JudgeVerifier
+
+            resources.verifier = JudgeVerifier(
+                resources.judge, settings.rm_template, settings.judge_max_tokens
+            )
     unservable = [name for name in settings.only or () if resources.missing(rewards[name].resources)]
     if unservable:  # a server that answers nothing useful should not start (and pass its health check)
         hints = "; ".join(

@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clients.batching import BatchStats, DynamicBatcher
-from rm_models.verdicts import Completion, Judgement, Verdict
+from rm_models.verdicts import ChatOptions, Completion, Judgement, Verdict
 from service.grading.errors import ErrorKind
 from service.runtime import metrics
 from service.settings import Settings
@@ -22,7 +22,9 @@ class Verifier(Protocol):
 
     def score(self, judgements: list[Judgement]) -> list[Verdict]: ...
 
-    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]: ...
+    def complete(
+        self, chats: list[list[dict[str, str]]], options: ChatOptions | None = None
+    ) -> list[Completion]: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -69,7 +71,9 @@ class BatchedVerifier:
     def score(self, judgements: list[Judgement]) -> list[Verdict]:
         return self.batcher.map(judgements)
 
-    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+    def complete(
+        self, chats: list[list[dict[str, str]]], options: ChatOptions | None = None
+    ) -> list[Completion]:
         return self.chat_batcher.map(chats)
 
     def describe(self) -> dict[str, Any]:
@@ -97,7 +101,9 @@ class RemoteVerifier:
             return [Verdict(None, f"remote reward model at {self.url} failed: {exc}")] * len(judgements)
         return [Verdict(r.scores.get("cot_rm"), _own_error(r.errors.get("cot_rm"))) for r in response.results]
 
-    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]:
+    def complete(
+        self, chats: list[list[dict[str, str]]], options: ChatOptions | None = None
+    ) -> list[Completion]:
         why = f"the reward model is remote ({self.url}); run model graders on that Referee"
         return [Completion("", error=why)] * len(chats)
 

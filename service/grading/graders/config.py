@@ -112,8 +112,9 @@ class InputMessage(BaseModel):
 
 
 class SamplingParams(BaseModel):
-    """Accepted as OpenAI has them. The grader model is the server's verifier, shared by every
-    request's batches: it decodes greedily, up to the server's `rm_max_new_tokens`."""
+    """Accepted as OpenAI has them. A served judge (`--judge-url`) honours `max_completions_tokens` and
+    `temperature`; a local verifier, shared by every request's batches, decodes greedily up to the
+    server's `rm_max_new_tokens`."""
 
     model_config = ConfigDict(extra="allow")
 

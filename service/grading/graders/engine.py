@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rm_models.verdicts import Completion
+from rm_models.verdicts import ChatOptions, Completion
 from sandboxes import Sandbox, SandboxUnavailable
 from sandboxes.base import RunRequest, RunResult, Status
 from service.grading.graders.config import (
@@ -46,7 +46,9 @@ Namespace = Mapping[str, Any]
 class Completer(Protocol):
     """The grader model: the server's verifier."""
 
-    def complete(self, chats: list[list[dict[str, str]]]) -> list[Completion]: ...
+    def complete(
+        self, chats: list[list[dict[str, str]]], options: ChatOptions | None = None
+    ) -> list[Completion]: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -264,7 +266,9 @@ MAX_OBJECT_STARTS = 200
 def _model(grader: ModelGrader, namespaces: Sequence[Namespace], backends: Backends) -> list[GraderResult]:
     results = [GraderResult() for _ in namespaces]
     if backends.completer is None:
-        why = "no grader model: start the server with --rm-model (a generative verifier)"
+        why = (
+            "no grader model: start the server with --judge-url (a served judge) or --rm-model (a local one)"
+        )
         return [result.fail("model_grader_server_error", why) for result in results]
     if isinstance(grader, ScoreModelGrader):
         instruction = _SCORE_FORMAT.format(low=grader.range[0], high=grader.range[1])
@@ -287,19 +291,26 @@ def _model(grader: ModelGrader, namespaces: Sequence[Namespace], backends: Backe
         asked.append(index)
     try:
         model = str(backends.completer.describe().get("model", grader.model))
-        completions = backends.completer.complete(chats) if chats else []
+        sampling = grader.sampling_params
+        options = ChatOptions(
+            grader.model,
+            sampling.max_completions_tokens if sampling else None,
+            sampling.temperature if sampling else None,
+        )
+        completions = backends.completer.complete(chats, options) if chats else []
     except Exception as exc:  # a closed batcher, a dead remote: every sample asked gets the flag
         for index in asked:
             results[index].fail("model_grader_server_error", f"{type(exc).__name__}: {exc}")
         return results
     for index, completion in zip(asked, completions, strict=True):
         result = results[index]
-        result.usage[model] = {
+        answered_by = completion.model or model
+        result.usage[answered_by] = {
             "prompt_tokens": completion.prompt_tokens,
             "completion_tokens": completion.completion_tokens,
             "total_tokens": completion.prompt_tokens + completion.completion_tokens,
         }
-        result.scores["sampled_model_name"] = model
+        result.scores["sampled_model_name"] = answered_by
         if completion.error is not None:
             result.fail("model_grader_server_error", completion.error)
             continue
