@@ -285,6 +285,63 @@ def train(
 
 
 @app.command()
+def select(
+    file: Annotated[
+        Path, typer.Argument(help="JSONL of /v1/rewards items (with `scores`, or give --scores).")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the TRL rows (JSONL).")],
+    recipe: Annotated[str, typer.Option(help="rejection, shortest or pairs.")] = "rejection",
+    scores: Annotated[
+        Path | None, typer.Option(help="`referee score`'s FILE.scored.jsonl, joined by id (else by line).")
+    ] = None,
+    where: Annotated[str, typer.Option(help="Minimum scores, e.g. 'math=1,language=0.99'.")] = "",
+    k: Annotated[int, typer.Option(help="Items kept per group (rejection, shortest).")] = 1,
+    ratio: Annotated[float, typer.Option(help="pairs: a passing rejected is this many times longer.")] = 1.5,
+    max_pairs: Annotated[int, typer.Option(help="pairs: at most this many per group.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the pairs' choice among equals.")] = 0,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Tokenizer for lengths when items lack completion_tokens.")
+    ] = None,
+    meta: Annotated[bool, typer.Option(help="Rows also carry ids, scores and rewards.")] = False,
+) -> None:
+    """Turn scored rollouts into SFT rows or DPO pairs (R1 rejection sampling, Kimi long2short),
+    offline: no server needed."""
+    import json
+    from typing import cast
+
+    from clients.client import parse_weights
+    from service.grading.errors import GradingError
+    from service.selection.files import joined, read_jsonl, write_jsonl
+    from service.selection.recipes import Recipe
+    from service.selection.recipes import select as choose
+    from service.selection.rows import summary_of, training_rows
+
+    if recipe not in ("rejection", "shortest", "pairs"):
+        raise typer.BadParameter("one of rejection, shortest, pairs", param_hint="--recipe")
+    try:
+        thresholds = parse_weights(where) if where else {}
+        items = joined(list(read_jsonl(file)), list(read_jsonl(scores)) if scores else None)
+        selection = choose(
+            items,
+            cast(Recipe, recipe),
+            thresholds,
+            k=k,
+            min_length_ratio=ratio,
+            max_pairs=max_pairs,
+            seed=seed,
+            tokenizer=tokenizer,
+        )
+    except (ValueError, GradingError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    rows = training_rows(items, selection, meta)
+    write_jsonl(out, rows)
+    summary = summary_of(items, selection)
+    typer.echo(json.dumps(summary, indent=2), err=True)
+    typer.echo(f"{len(rows)} rows -> {out}", err=True)
+
+
+@app.command()
 def inspect(
     scored: Annotated[Path, typer.Argument(help="A FILE.scored.jsonl written by `referee score`.")],
     items: Annotated[

@@ -44,9 +44,10 @@ def test_libraries_never_import_the_service(folder: str) -> None:
     assert offenders(folder, ("service",)) == []
 
 
-def test_grading_is_plain_python_without_the_server() -> None:
+@pytest.mark.parametrize("folder", ["service/grading", "service/selection"])
+def test_domain_logic_is_plain_python_without_the_server(folder: str) -> None:
     forbidden = ("fastapi", "starlette", "uvicorn", "service.api", "service.rewards", "service.runtime")
-    assert offenders("service/grading", forbidden) == []
+    assert offenders(folder, forbidden) == []
 
 
 def test_rewards_and_the_runtime_sit_below_the_http_layer() -> None:

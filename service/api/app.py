@@ -14,7 +14,7 @@ from service import __version__
 from service.api.body_limit import BodySizeLimit
 from service.api.dependencies import require_api_key
 from service.api.errors import install_error_handlers
-from service.api.routers import execute, graders, health, inspector, openrlhf, rewards, tools
+from service.api.routers import execute, graders, health, inspector, openrlhf, rewards, select, tools
 from service.rewards.base import Registry
 from service.rewards.registry import DEFAULT_REGISTRY
 from service.runtime.resources import Resources, build_resources
@@ -99,6 +99,7 @@ def create_app(
     app.include_router(openrlhf.router, dependencies=protected)
     app.include_router(graders.router, dependencies=protected)
     app.include_router(tools.router, dependencies=protected)
+    app.include_router(select.router, dependencies=protected)
     app.include_router(inspector.router)  # its own key check: a cookie set by the page's login
     return app
 

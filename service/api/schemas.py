@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sandboxes.base import RunRequest, RunResult
 from service.grading.graders.config import Grader
 from service.items import Item, Message
+from service.selection.recipes import Recipe, ScoredItem
 
 
 class RewardRequest(BaseModel):
@@ -341,3 +342,71 @@ class GraderValidateRequest(BaseModel):
 
 class GraderValidateResponse(BaseModel):
     grader: Grader
+
+
+class SelectRequest(BaseModel):
+    """Turn scored rollouts into training data (R1 rejection sampling, Kimi shortest-correct and
+    long2short pairs)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "recipe": "shortest",
+                    "where": {"math": 1.0},
+                    "items": [
+                        {
+                            "group": "q1",
+                            "prompt": "1+1?",
+                            "completion": "<think>1+1=2</think> 2",
+                            "scores": {"math": 1.0},
+                        },
+                        {
+                            "group": "q1",
+                            "prompt": "1+1?",
+                            "completion": "<think>long...</think> 2",
+                            "scores": {"math": 1.0},
+                        },
+                    ],
+                }
+            ]
+        },
+    )
+
+    recipe: Recipe = Field(..., description="`rejection`, `shortest` or `pairs`.")
+    where: dict[str, float] = Field(
+        default_factory=dict,
+        description="Minimum score per reward for an item to pass (a missing or null score fails), "
+        'e.g. `{"math": 1.0, "language": 0.99, "repetition": -0.1}`.',
+    )
+    k: int = Field(1, ge=1, description="Items kept per group (`rejection`, `shortest`).")
+    min_length_ratio: float = Field(
+        1.5,
+        ge=1.0,
+        description="`pairs`: a passing rejected is at least this many times longer than the chosen.",
+    )
+    max_pairs: int = Field(1, ge=1, description="`pairs`: at most this many per group.")
+    dedupe_threshold: float | None = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Drop completions this similar (word-trigram Jaccard) to a kept one; null: keep all.",
+    )
+    seed: int = Field(0, description="Which of several equal rejected candidates a pair takes.")
+    tokenizer: str | None = Field(
+        None, description="Hugging Face tokenizer for lengths when items lack `completion_tokens`."
+    )
+    meta: bool = Field(False, description="Rows also carry the ids, scores and rewards they came from.")
+    items: list[ScoredItem] = Field(
+        ..., description="`/v1/rewards` items, each with its `scores` (and `reward`)."
+    )
+
+
+class SelectResponse(BaseModel):
+    rows: list[dict[str, Any]] = Field(
+        ..., description="TRL rows: `prompt`/`completion` (SFT) or `prompt`/`chosen`/`rejected` (DPO)."
+    )
+    summary: dict[str, Any] = Field(
+        ..., description="Groups, rows, dropped items by rule, the length unit and the mean lengths."
+    )

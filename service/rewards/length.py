@@ -8,12 +8,11 @@ poor proxy for the token budget the penalty is about).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.grading.errors import ErrorKind, GradingError
+from service.grading.lengths import measure_lengths
 from service.items import Item
 from service.rewards.base import RewardContext, Score, group_indices
 
@@ -26,39 +25,18 @@ class LengthSource(BaseModel):
     )
 
 
-@lru_cache(maxsize=4)
-def load_tokenizer(name: str) -> Any:
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(name)
-
-
 def completion_lengths(
     items: Sequence[Item], source: LengthSource, ctx: RewardContext, reward: str
 ) -> list[int]:
     """Length of each completion. Raises `GradingError` when they cannot be measured."""
-    tokens = [item.completion_tokens for item in items]
-    if all(count is not None for count in tokens):
-        return [int(count or 0) for count in tokens]
-    if source.tokenizer is not None:
-        try:
-            tokenizer = load_tokenizer(source.tokenizer)
-        except ImportError:
-            raise GradingError(
-                "the tokenizer option needs transformers: pip install 'referee[rm]'",
-                ErrorKind.tokenizer_unavailable,
-            ) from None
-        except Exception as exc:
-            raise GradingError(
-                f"cannot load tokenizer {source.tokenizer!r}: {type(exc).__name__}: {exc}",
-                ErrorKind.tokenizer_unavailable,
-            ) from None
-        return [len(tokenizer(item.text, add_special_tokens=False)["input_ids"]) for item in items]
-    ctx.notes.append(
-        f"{reward}: lengths measured in characters (items lack completion_tokens and no "
-        "tokenizer param was given)"
-    )
-    return [len(item.text) for item in items]
+    texts, tokens = [item.text for item in items], [item.completion_tokens for item in items]
+    lengths, unit = measure_lengths(texts, tokens, source.tokenizer)
+    if unit == "characters":
+        ctx.notes.append(
+            f"{reward}: lengths measured in characters (items lack completion_tokens and no "
+            "tokenizer param was given)"
+        )
+    return lengths
 
 
 class LengthParams(LengthSource):
