@@ -18,6 +18,7 @@ synchronous reward functions (which run in worker threads) and async callers sha
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import itertools
 import json
@@ -26,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cachetools
@@ -61,6 +62,9 @@ class JudgeReply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    truncated: bool = False
+    """The judge hit `max_tokens` (`finish_reason: length`): whatever verdict the text holds may be
+    one it was quoting, not its own."""
 
 
 OnRequest = Callable[[str, float], None]
@@ -81,6 +85,8 @@ class JudgeClient:
         max_retries: int = 4,
         cache_size: int = 10_000,
         cache_ttl_s: float = 600.0,
+        backoff_base_s: float = 0.25,
+        backoff_cap_s: float = MAX_BACKOFF_S,
         on_request: OnRequest | None = None,
         on_cache_hit: Callable[[], None] | None = None,
     ) -> None:
@@ -94,8 +100,11 @@ class JudgeClient:
         self.timeout_s = timeout_s
         self.retry_budget_s = retry_budget_s
         self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
         self._on_request = on_request or (lambda outcome, seconds: None)
         self._on_cache_hit = on_cache_hit or (lambda: None)
+        # The cache and the in-flight table are only touched on the client's own loop.
         self._cache: cachetools.TTLCache[str, JudgeReply] | None = (
             cachetools.TTLCache(cache_size, cache_ttl_s) if cache_size > 0 and cache_ttl_s > 0 else None
         )
@@ -103,12 +112,13 @@ class JudgeClient:
         self.cache_hits = 0
         self.active = 0
         self.peak_active = 0
+        self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="judge-client", daemon=True)
         self._thread.start()
         self._clients, self._limit = self._call(self._start(api_key or "EMPTY"))
         self._replicas = itertools.cycle(range(len(self._clients)))
-        self._models: tuple[float, set[str]] | None = None
+        self._models: tuple[float, list[str]] | None = None
 
     async def _start(self, api_key: str) -> tuple[list[openai.AsyncOpenAI], asyncio.Semaphore]:
         clients = [
@@ -123,10 +133,19 @@ class JudgeClient:
     # The API ---------------------------------------------------------------------------------------
 
     def ask(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
-        """Every request's reply, in order; blocks the calling thread (not the judge's loop)."""
+        """Every request's reply, in order; blocks the calling thread (not the judge's loop). Never
+        raises: a closed client or a cancelled call gives error replies."""
         if not requests:
             return []
-        return list(self._call(self._ask_all(requests)))
+        if self._closed:
+            return [JudgeReply(None, "the judge client is closed (the server is shutting down)")] * len(
+                requests
+            )
+        try:
+            return list(self._call(self._ask_all(requests)))
+        except (asyncio.CancelledError, concurrent.futures.CancelledError, RuntimeError) as exc:
+            why = f"the judge call was cancelled ({type(exc).__name__}): the server is shutting down"
+            return [JudgeReply(None, why)] * len(requests)
 
     async def ask_async(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
         """`ask` for a caller on its own event loop."""
@@ -135,12 +154,12 @@ class JudgeClient:
         )
         return await asyncio.wrap_future(future)
 
-    def served_models(self) -> set[str]:
-        """The model names the judge serves (`GET /models`, looked up once a minute); empty if it
-        cannot say."""
+    def served_models(self) -> list[str]:
+        """The model names the judge serves, in its order (`GET /models`, looked up once a minute);
+        empty if it cannot say."""
         now = time.monotonic()
         if self._models is None or now - self._models[0] > 60:
-            self._models = (now, self._call(self._list_models()))
+            self._models = (now, self._call(self._list_models()) if not self._closed else [])
         return self._models[1]
 
     def describe(self) -> dict[str, Any]:
@@ -149,14 +168,15 @@ class JudgeClient:
             "model": self.model,
             "concurrency": self.concurrency,
             "timeout_s": self.timeout_s,
-            "cache_entries": len(self._cache) if self._cache is not None else 0,
             "cache_hits": self.cache_hits,
         }
 
     def close(self) -> None:
-        if self._loop.is_closed():
+        """Pending calls end with error replies; later ones get one at once."""
+        if self._closed:
             return
-        self._call(self._close_clients())
+        self._closed = True
+        self._call(self._shut_down())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
@@ -167,12 +187,13 @@ class JudgeClient:
         return list(await asyncio.gather(*(self._ask_one(request) for request in requests)))
 
     async def _ask_one(self, request: JudgeRequest) -> JudgeReply:
-        """From the cache, from an identical request in flight, or asked."""
+        """From the cache, from an identical request in flight, or asked. Never raises but for
+        cancellation."""
         key = request.key(self.model)
         if self._cache is not None and (hit := self._cache.get(key)) is not None:
             self.cache_hits += 1
             self._on_cache_hit()
-            return JudgeReply(hit.text, hit.error, hit.model, hit.prompt_tokens, hit.completion_tokens, True)
+            return replace(hit, cached=True)
         pending = self._in_flight.get(key)
         if pending is not None:
             self.cache_hits += 1
@@ -181,38 +202,49 @@ class JudgeClient:
         future: asyncio.Future[JudgeReply] = self._loop.create_future()
         self._in_flight[key] = future
         try:
-            reply = await self._with_retries(request)
-            if self._cache is not None and reply.error is None:
-                self._cache[key] = reply
+            try:
+                reply = await self._with_retries(request)
+            except Exception as exc:  # a bug here must cost this prompt, not the batch
+                reply = JudgeReply(None, f"judge client error: {type(exc).__name__}: {exc}")
+            if self._cache is not None and reply.error is None and reply.text and not reply.truncated:
+                self._cache[key] = reply  # an empty or cut-off answer is worth asking again
             future.set_result(reply)
             return reply
         except BaseException as exc:  # cancelled: whoever waits on it learns too
             future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
             raise
         finally:
             del self._in_flight[key]
 
     async def _with_retries(self, request: JudgeRequest) -> JudgeReply:
-        """The first attempt gets the full timeout; retries share what is left of the budget, so a
-        prompt is done (answered or failed) within about `timeout_s + retry_budget_s`."""
-        deadline = time.monotonic() + self.retry_budget_s
+        """The prompt's attempts, each on the next replica. The budget starts with the first attempt
+        (waiting for a free slot does not use it up); the first attempt gets the full timeout,
+        retries share what is left of the budget, so once a prompt is being asked it is done within
+        about `timeout_s + retry_budget_s`."""
+        first = next(self._replicas)
+        deadline: float | None = None
         attempt, timeout = 0, self.timeout_s
         while True:
-            reply, retry_after = await self._attempt(request, timeout)
+            replica = (first + attempt) % len(self._clients)
+            reply, retry_after, started = await self._attempt(request, replica, timeout)
+            deadline = deadline if deadline is not None else started + self.retry_budget_s
             if reply.error is None or retry_after is None:
                 return reply
             attempt += 1
-            wait = retry_after or random.uniform(0, min(MAX_BACKOFF_S, 0.25 * 2**attempt))
+            backoff = min(self.backoff_cap_s, self.backoff_base_s * 2**attempt)
+            wait = retry_after or random.uniform(0, backoff)
             left = deadline - time.monotonic() - wait
             if attempt > self.max_retries or left <= 0:
                 return JudgeReply(None, f"{reply.error} (after {attempt} attempts)", reply.model)
             await asyncio.sleep(wait)
             timeout = min(self.timeout_s, left)
 
-    async def _attempt(self, request: JudgeRequest, timeout: float) -> tuple[JudgeReply, float | None]:
-        """One HTTP request under the limit. The second value is None when the outcome is final,
-        else how long to wait before the retry (0: the backoff's choice)."""
-        replica = next(self._replicas)
+    async def _attempt(
+        self, request: JudgeRequest, replica: int, timeout: float
+    ) -> tuple[JudgeReply, float | None, float]:
+        """One HTTP request under the limit: (reply, None when the outcome is final else how long to
+        wait before the retry (0: the backoff's choice), when it started)."""
         client, url, model = self._clients[replica], self.urls[replica], request.model or self.model
         async with self._limit:
             self.active += 1
@@ -227,9 +259,13 @@ class JudgeClient:
                     timeout=timeout,
                 )
             except openai.APITimeoutError:
-                return self._failed("timeout", started, f"{url} did not answer in {timeout:.3g} s", model, 0)
+                detail = f"{url} did not answer in {timeout:.3g} s"
+                return (*self._failed("timeout", started, detail, model, 0), started)
             except openai.APIConnectionError as exc:
-                return self._failed("connection_error", started, f"cannot reach {url}: {exc}", model, 0)
+                return (
+                    *self._failed("connection_error", started, f"cannot reach {url}: {exc}", model, 0),
+                    started,
+                )
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 outcome = (
@@ -241,26 +277,29 @@ class JudgeClient:
                     if status in RETRYABLE_STATUS
                     else None
                 )
-                return self._failed(outcome, started, detail, model, retry)
+                return (*self._failed(outcome, started, detail, model, retry), started)
             except (openai.OpenAIError, ValueError, TypeError) as exc:
-                return self._failed("malformed", started, f"{url} sent a malformed response: {exc}", model, 0)
+                detail = f"{url} sent a malformed response: {exc}"
+                return (*self._failed("malformed", started, detail, model, 0), started)
             finally:
                 self.active -= 1
         try:
-            text = response.choices[0].message.content
-            usage = response.usage
+            choice = response.choices[0]
+            text, usage = choice.message.content, response.usage
         except (AttributeError, IndexError, TypeError):
-            return self._failed("malformed", started, f"{url} sent a response without choices", model, 0)
+            return (
+                *self._failed("malformed", started, f"{url} sent a response without choices", model, 0),
+                started,
+            )
         self._on_request("ok", time.monotonic() - started)
-        return (
-            JudgeReply(
-                text if isinstance(text, str) else "",
-                model=str(getattr(response, "model", None) or model),
-                prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            ),
-            None,
+        reply = JudgeReply(
+            text if isinstance(text, str) else "",
+            model=str(getattr(response, "model", None) or model),
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            truncated=getattr(choice, "finish_reason", None) == "length",
         )
+        return reply, None, started
 
     def _failed(
         self, outcome: str, started: float, detail: str, model: str, retry: float | None
@@ -268,14 +307,18 @@ class JudgeClient:
         self._on_request(outcome, time.monotonic() - started)
         return JudgeReply(None, detail, model), retry
 
-    async def _list_models(self) -> set[str]:
+    async def _list_models(self) -> list[str]:
         try:
             page = await self._clients[0].models.list()
-            return {model.id for model in page.data}
+            return [model.id for model in page.data]
         except Exception:  # a judge that cannot list its models: the callers use the default
-            return set()
+            return []
 
-    async def _close_clients(self) -> None:
+    async def _shut_down(self) -> None:
+        current = asyncio.current_task()
+        for task in asyncio.all_tasks(self._loop):
+            if task is not current:
+                task.cancel()
         for client in self._clients:
             await client.close()
 

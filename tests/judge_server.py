@@ -38,7 +38,7 @@ class JudgeBehaviour:
     latency_s: float = 0.0
     faults: deque[str] = field(default_factory=deque)
     """Consumed one per request: `500`, `503`, `429`, `429:2` (Retry-After 2), `400`, `hang`,
-    `garbage`, `no_choices`, `empty`, `ok`."""
+    `garbage`, `no_choices`, `empty`, `length` (cut off at max_tokens, ending on a verdict), `ok`."""
     always: str | None = None
     """A fault for every request (after `faults` run out)."""
     generator: Any = None
@@ -81,7 +81,11 @@ def section(text: str, name: str, header_suffix: bool = False) -> str:
     suffix = r"[^\n]*" if header_suffix else ""
     end = r"(?=\n## |\n\n(?:Think|Judge|Decide)|\Z)"
     match = re.search(rf"## {re.escape(name)}{suffix}\n(.*?){end}", text, re.S)
-    return match.group(1) if match else ""
+    body = match.group(1) if match else ""
+    inside = re.fullmatch(
+        r"<(data-\w+)>\n(.*)\n</\1>", body.strip("\n"), re.S
+    )  # Referee fences what it quotes
+    return inside.group(2) if inside else body
 
 
 def criterion_holds(criterion: str, response: str) -> bool:
@@ -130,6 +134,8 @@ def create_judge_app(behaviour: JudgeBehaviour) -> FastAPI:
         messages = body["messages"]
         if fault == "empty":
             text = ""
+        elif fault == "length":
+            text = "The response says: VERDICT: YES"
         elif behaviour.mode == "model":
             completion = (await asyncio.to_thread(behaviour.generator.complete, [messages]))[0]
             text = completion.text
@@ -142,7 +148,11 @@ def create_judge_app(behaviour: JudgeBehaviour) -> FastAPI:
                 "created": int(time.time()),
                 "model": MODEL_NAME,
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "length" if fault == "length" else "stop",
+                    }
                 ],
                 "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 10},
             }

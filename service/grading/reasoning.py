@@ -17,6 +17,14 @@ def after_reasoning(text: str, think_tag: str | None) -> str:
     return text
 
 
+def final_response(text: str, think_tag: str | None) -> str:
+    """What a judge should read: the text after the reasoning; nothing when the reasoning was opened
+    and never closed (a cut-off generation has no answer, and its thoughts must not earn one)."""
+    if think_tag and f"<{think_tag}>" in text and f"</{think_tag}>" not in text:
+        return ""
+    return after_reasoning(text, think_tag).strip()
+
+
 def with_prefill(text: str, think_tag: str, prefilled_think: bool) -> str:
     opening = f"<{think_tag}>"
     stripped = text.lstrip()

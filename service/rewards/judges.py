@@ -24,9 +24,10 @@ from service.grading.judging.rubric import (
     rubric_score,
 )
 from service.grading.judging.verdicts import read_verdict
-from service.grading.reasoning import after_reasoning
+from service.grading.reasoning import final_response
 from service.items import Item
 from service.rewards.base import RewardContext, Score
+from service.runtime.judges import cut_off
 from service.runtime.resources import required
 
 
@@ -53,7 +54,7 @@ class RubricParams(JudgeParams):
 
 
 def response_of(item: Item, params: JudgeParams) -> str:
-    return after_reasoning(item.text, params.think_tag).strip()
+    return final_response(item.text, params.think_tag)
 
 
 def ask(ctx: RewardContext, chats: Sequence[list[dict[str, str]]], params: JudgeParams) -> list[JudgeReply]:
@@ -94,12 +95,13 @@ def rubric_reward(items: Sequence[Item], params: RubricParams, ctx: RewardContex
         else:
             chats.append(all_criteria_messages(question, response, criteria))
             owners.append(index)
-    replies = ask(ctx, chats, params)
+    replies_of: dict[int, list[JudgeReply]] = {}
+    for owner, reply in zip(owners, ask(ctx, chats, params), strict=True):
+        replies_of.setdefault(owner, []).append(reply)
     for index, rubric in enumerate(rubrics):
-        if rubric is None:
-            continue
-        mine = [reply for owner, reply in zip(owners, replies, strict=True) if owner == index]
-        scores[index] = explained(judged_rubric(rubric, mine, params), mine, params)
+        if rubric is not None:
+            mine = replies_of[index]
+            scores[index] = explained(judged_rubric(rubric, mine, params), mine, params)
     return scores
 
 
@@ -109,6 +111,9 @@ def judged_rubric(
     failed = next((reply for reply in replies if reply.text is None), None)
     if failed is not None:
         return Score.fail(ErrorKind.judge_unavailable, failed.error or "no answer")
+    cut = next((reply for reply in replies if reply.truncated), None)
+    if cut is not None:
+        return Score.fail(ErrorKind.judge_unparsable, cut_off(cut.text or ""))
     if params.per_criterion:
         verdicts = [read_verdict(reply.text or "") for reply in replies]
     else:
@@ -132,7 +137,10 @@ def equivalence_scores(
     scores = []
     for _, golds, _ in asked:
         mine = [next(replies) for _ in golds]
-        outcomes = [read_equivalence(reply.text) if reply.text is not None else None for reply in mine]
+        outcomes = [
+            read_equivalence(reply.text) if reply.text is not None and not reply.truncated else None
+            for reply in mine
+        ]
         if "equivalent" in outcomes:
             score = Score(1.0)
         elif all(outcome in ("different", "invalid") for outcome in outcomes):
@@ -146,8 +154,10 @@ def equivalence_scores(
                 ErrorKind.judge_unavailable, next(r.error for r in mine if r.text is None) or ""
             )
         else:
-            unread = next(reply.text or "" for reply, o in zip(mine, outcomes, strict=True) if o is None)
-            score = Score.fail(ErrorKind.judge_unparsable, f"no verdict in {unread.strip()[-200:]!r}")
+            unread = next(reply for reply, o in zip(mine, outcomes, strict=True) if o is None)
+            text = unread.text or ""
+            why = cut_off(text) if unread.truncated else f"no verdict in {text.strip()[-200:]!r}"
+            score = Score.fail(ErrorKind.judge_unparsable, why)
         scores.append(explained(score, mine, params))
     return scores
 

@@ -60,13 +60,16 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
     tasks_of: list[list[VerdictTask]] = []
     verdicts: dict[VerdictTask, Score] = {}
     broken: dict[int, Score] = {}
-    unread: dict[int, str] = {}  # answer sections the rules found no answer in: the judge may
+    sections: dict[int, str] = {}  # what the judge reads if it is asked: never the reasoning
+    unread: set[int] = set()  # answer sections the rules found no answer in
     for index, item in enumerate(items):
         try:
             section = answer_section(item.text, params.think_tag, params.prefilled_think)
             extraction = None if section is None else extract_answer(section)
-            if section is not None and extraction is None:
-                unread[index] = section.text
+            if section is not None:
+                sections[index] = section.text
+                if extraction is None:
+                    unread.add(index)
             tasks = [] if section is None else verdict_tasks(item.golds, section, extraction, params)
             for task in tasks:
                 if task not in verdicts:
@@ -88,25 +91,35 @@ def math_reward(items: Sequence[Item], params: MathParams, ctx: RewardContext) -
             scores.append(best_of([verdicts[task] for task in tasks]))
         else:
             scores.append(Score(0.0))  # no answer section: wrong, not an error
-    return with_judge_fallback(items, scores, unread, ctx) if params.judge_fallback else scores
+    return with_judge_fallback(items, scores, sections, unread, ctx) if params.judge_fallback else scores
+
+
+UNDECIDED = frozenset(
+    {ErrorKind.gold_unparseable, ErrorKind.timeout, ErrorKind.worker_crashed, ErrorKind.worker_error}
+)
 
 
 def with_judge_fallback(
-    items: Sequence[Item], scores: list[Score], unread: dict[int, str], ctx: RewardContext
+    items: Sequence[Item], scores: list[Score], sections: dict[int, str], unread: set[int], ctx: RewardContext
 ) -> list[Score]:
-    """The judge's verdict where the rules could not decide: a null score (the gold does not parse,
-    grading timed out), or a 0 for an answer section the rules found no answer in."""
+    """The judge's verdict, on the answer section, where the rules could not decide: a null score
+    (the gold does not parse, grading timed out or crashed), or a 0 for an answer section the rules
+    found no answer in. Items without an answer section (reasoning never closed) stay 0."""
     undecided = {
         index: str(score.error) if score.value is None else "no answer the rules can read"
         for index, score in enumerate(scores)
-        if score.value is None or (index in unread and score.value == 0.0)
+        if index in sections
+        and (
+            (score.value is None and score.error is not None and score.error.kind in UNDECIDED)
+            or (index in unread and score.value == 0.0)
+        )
     }
     if not undecided:
         return scores
     if ctx.resources.judge is None:
         ctx.notes.append("math: judge_fallback needs a served judge (--judge-url); the rules' scores stand")
         return scores
-    asked = [(items[i].prompt_text, items[i].golds, unread.get(i, items[i].text)) for i in undecided]
+    asked = [(items[i].prompt_text, items[i].golds, sections[i]) for i in undecided]
     judged = equivalence_scores(ctx, asked, JudgeParams())
     for (index, why), score in zip(undecided.items(), judged, strict=True):
         if score.value is None and score.error is not None:

@@ -40,12 +40,16 @@ def build_judge(settings: Settings) -> JudgeClient:
         on_cache_hit=metrics.JUDGE_CACHE_HITS.inc,
     )
     if not client.model:
-        served = sorted(client.served_models())
+        served = client.served_models()
         if not served:
             client.close()
             raise ValueError(f"the judge at {settings.judge_urls[0]} lists no model: set --judge-model")
         client.model = served[0]
     return client
+
+
+def cut_off(text: str) -> str:
+    return f"the judge's answer was cut off at max_tokens (raise it): {text[-200:]!r}"
 
 
 class JudgeVerifier:
@@ -70,9 +74,13 @@ class JudgeVerifier:
             if reply.text is None:
                 verdicts.append(Verdict(None, reply.error, kind="judge_unavailable"))
                 continue
-            score = parse_verdict(reply.text, self.template)
+            score = None if reply.truncated else parse_verdict(reply.text, self.template)
             if score is None:
-                why = f"no verdict in the judge's answer: {reply.text[-200:]!r}"
+                why = (
+                    cut_off(reply.text)
+                    if reply.truncated
+                    else f"no verdict in the judge's answer: {reply.text[-200:]!r}"
+                )
                 verdicts.append(Verdict(None, why, reply.text, reply.completion_tokens, "judge_unparsable"))
             else:
                 verdicts.append(Verdict(score, None, reply.text, reply.completion_tokens))

@@ -7,7 +7,10 @@ reconsiders ends on its final word):
 - a JSON object with `verdict` (`YES`/`NO`, `true`/`false`, `met`/`not met`, ...), `satisfied` or
   `score` (0-1, or 0-10);
 - a `VERDICT: YES|NO` line (markdown emphasis allowed);
-- a `Rating: n` of 10 (`Rating: 7/10`), read as n/10.
+- a `Rating: n` (of 10, or of what it says: `Rating: 4/5`), read as a share.
+
+A verdict inside a JSON object (a nested `score`, a `Rating:` in its reasoning) is part of that
+object, not a later verdict.
 
 Nothing readable is None: the caller reports `judge_unparsable`, never a 0.
 """
@@ -39,8 +42,13 @@ NO = frozenset(
     }
 )
 
-VERDICT_LINE = re.compile(r"verdict\s*[:=]\s*[*_`\"']*\s*(yes|no)\b", re.IGNORECASE)
-RATING = re.compile(r"rating\s*[:=]\s*[*_`\"']*\s*(\d+(?:\.\d+)?)\s*(?:/\s*10\b|out of 10\b)?", re.IGNORECASE)
+# One character class between the keyword and the value: adjacent optional runs (`\s*[*_]*\s*`) can
+# split the same spaces many ways, which backtracks quadratically on a judge stuck emitting spaces.
+FILLER = r"[\s*_`\"'=:]*"
+VERDICT_LINE = re.compile(rf"verdict{FILLER}(yes|no)\b", re.IGNORECASE)
+RATING = re.compile(
+    rf"rating{FILLER}(\d{{1,3}}(?:\.\d{{1,3}})?)(?:[ \t]*(?:/|out of)[ \t]*(\d{{1,3}}))?", re.IGNORECASE
+)
 
 
 def word_verdict(value: Any) -> float | None:
@@ -77,37 +85,59 @@ def object_verdict(payload: Any) -> float | None:
             found = word_verdict(payload[key])
             if found is not None:
                 return found
-    for key in ("score", "rating"):
-        if key in payload:
-            return number_verdict(payload[key])
+    if "score" in payload:
+        return number_verdict(payload["score"])
+    if "rating" in payload:
+        return rating_verdict(payload["rating"], 10)
     return None
 
 
-def json_objects(text: str) -> list[tuple[int, Any]]:
-    """(position, object) of the JSON objects in the text, at most MAX_OBJECTS of them."""
-    decoder, found = json.JSONDecoder(), []
+def rating_verdict(value: Any, out_of: float) -> float | None:
+    """A rating of `out_of` as a share; outside 0..out_of (or not a number) is None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or out_of <= 0:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number / out_of if math.isfinite(number) and 0 <= number <= out_of else None
+
+
+def json_objects(text: str) -> list[tuple[int, int, Any]]:
+    """(start, end, object) of the top-level JSON objects among the text's last MAX_OBJECTS braces:
+    an object nested in one already read is part of it, not a later verdict."""
+    decoder, found, covered = json.JSONDecoder(), [], -1
     for match in list(re.finditer(r"\{", text))[-MAX_OBJECTS:]:
+        if match.start() < covered:
+            continue
         try:
-            payload, _ = decoder.raw_decode(text, match.start())
+            payload, end = decoder.raw_decode(text, match.start())
         except (ValueError, RecursionError):
             continue
-        found.append((match.start(), payload))
+        found.append((match.start(), end, payload))
+        covered = end
     return found
+
+
+def outside(position: int, spans: list[tuple[int, int, Any]]) -> bool:
+    """Not inside a JSON object: a `Rating: 3` in an object's reasoning string is not a verdict."""
+    return not any(start <= position < end for start, end, _ in spans)
 
 
 def read_verdict(text: str) -> float | None:
     """1.0 (satisfied), 0.0 (not), a share for a rating, or None when no verdict can be read."""
     text = text[-MAX_TEXT:]
+    objects = json_objects(text)
     candidates: list[tuple[int, float]] = []
-    for position, payload in json_objects(text):
+    for start, _, payload in objects:
         verdict = object_verdict(payload)
         if verdict is not None:
-            candidates.append((position, verdict))
-    candidates += [
-        (m.start(), 1.0 if m.group(1).lower() == "yes" else 0.0) for m in VERDICT_LINE.finditer(text)
-    ]
+            candidates.append((start, verdict))
+    for match in VERDICT_LINE.finditer(text):
+        if outside(match.start(), objects):
+            candidates.append((match.start(), 1.0 if match.group(1).lower() == "yes" else 0.0))
     for match in RATING.finditer(text):
-        rating = float(match.group(1))
-        if rating <= 10:
-            candidates.append((match.start(), rating / 10))
+        rating = rating_verdict(match.group(1), float(match.group(2) or 10))
+        if rating is not None and outside(match.start(), objects):
+            candidates.append((match.start(), rating))
     return max(candidates)[1] if candidates else None
