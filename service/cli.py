@@ -295,9 +295,11 @@ def select(
         Path | None, typer.Option(help="`referee score`'s FILE.scored.jsonl, joined by id (else by line).")
     ] = None,
     where: Annotated[str, typer.Option(help="Minimum scores, e.g. 'math=1,language=0.99'.")] = "",
-    k: Annotated[int, typer.Option(help="Items kept per group (rejection, shortest).")] = 1,
-    ratio: Annotated[float, typer.Option(help="pairs: a passing rejected is this many times longer.")] = 1.5,
-    max_pairs: Annotated[int, typer.Option(help="pairs: at most this many per group.")] = 1,
+    k: Annotated[int, typer.Option(min=1, help="Items kept per group (rejection, shortest).")] = 1,
+    ratio: Annotated[
+        float, typer.Option(min=1.0, help="pairs: a passing rejected is this many times longer.")
+    ] = 1.5,
+    max_pairs: Annotated[int, typer.Option(min=1, help="pairs: at most this many per group.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the pairs' choice among equals.")] = 0,
     tokenizer: Annotated[
         str | None, typer.Option(help="Tokenizer for lengths when items lack completion_tokens.")
@@ -320,6 +322,8 @@ def select(
         raise typer.BadParameter("one of rejection, shortest, pairs", param_hint="--recipe")
     try:
         thresholds = parse_weights(where) if where else {}
+        if not all(math.isfinite(value) for value in thresholds.values()):
+            raise ValueError(f"--where minimums must be finite numbers: {where!r}")
         items = joined(list(read_jsonl(file)), list(read_jsonl(scores)) if scores else None)
         selection = choose(
             items,
@@ -331,7 +335,7 @@ def select(
             seed=seed,
             tokenizer=tokenizer,
         )
-    except (ValueError, GradingError) as exc:
+    except (ValueError, OSError, GradingError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     rows = training_rows(items, selection, meta)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from service.selection.files import joined
-from service.selection.recipes import ScoredItem, select
+from service.selection.recipes import ScoredItem, failed_rule, select
 from service.selection.rows import summary_of, training_rows
 from tests.server_utils import referee_command
 
@@ -50,7 +50,7 @@ def ids(indices: list[int]) -> list[str | None]:
 
 
 def test_rejection_keeps_the_best_passing_per_group_without_near_duplicates() -> None:
-    selection = select(GROUPS, "rejection", WHERE, k=2)
+    selection = select(GROUPS, "rejection", WHERE, k=3)
     assert ids(selection.kept) == ["a1", "a2", "c1", "c2"]
     assert selection.dropped == {
         "math < 1": 2,
@@ -59,6 +59,7 @@ def test_rejection_keeps_the_best_passing_per_group_without_near_duplicates() ->
         "near-duplicate": 1,
     }
     assert (selection.groups, selection.groups_without_rows) == (3, 1)
+    assert select(GROUPS, "rejection", WHERE, k=2).dropped["beyond k=2"] == 1  # once k are kept, the rest
     assert ids(select(GROUPS, "rejection", WHERE, k=3, dedupe_threshold=None).kept) == [
         "a1",
         "a2",
@@ -77,18 +78,52 @@ def test_shortest_keeps_the_shortest_passing_answer() -> None:
     assert summary["mean_length_before"] == pytest.approx(sum(i.completion_tokens or 0 for i in GROUPS) / 9)
 
 
+def valid_pair(chosen: ScoredItem, rejected: ScoredItem, ratio: float) -> bool:
+    failing = failed_rule(rejected.scores, WHERE) is not None
+    long = (rejected.completion_tokens or 0) >= ratio * (chosen.completion_tokens or 0)
+    return failed_rule(chosen.scores, WHERE) is None and (failing or long)
+
+
 def test_pairs_are_short_correct_against_long_or_wrong_and_seeded() -> None:
-    selection = select(GROUPS, "pairs", WHERE, max_pairs=2, min_length_ratio=1.5, seed=3)
-    by_id = [(GROUPS[c].id, GROUPS[r].id) for c, r in selection.pairs]
-    assert [chosen for chosen, _ in by_id] == ["a2", "a4", "c2"]  # shortest passing first
-    a_rejected = {rejected for _, rejected in by_id[:2]}
-    assert a_rejected <= {"a1", "a3", "a5"} and len(a_rejected) == 2  # failing, or passing and 1.5x longer
-    assert by_id[2] == ("c2", "c1")  # 50 >= 1.5 x 20; nothing failed in C
-    assert selection.pairs == select(GROUPS, "pairs", WHERE, max_pairs=2, min_length_ratio=1.5, seed=3).pairs
+    for seed in range(20):
+        selection = select(GROUPS, "pairs", WHERE, max_pairs=2, min_length_ratio=1.5, seed=seed)
+        by_id = [(GROUPS[c].id, GROUPS[r].id) for c, r in selection.pairs]
+        assert by_id[0][0] == "a2" and by_id[-1] == ("c2", "c1")  # shortest passing first; 50 >= 1.5 x 20
+        assert "a4" not in [c for c, _ in by_id]  # a near-duplicate of a2, the chosen before it
+        used = [i for pair in selection.pairs for i in pair]
+        assert len(used) == len(set(used))  # never chosen in one pair and rejected in another
+        assert all(valid_pair(GROUPS[c], GROUPS[r], 1.5) for c, r in selection.pairs)
+        assert (
+            selection.pairs
+            == select(GROUPS, "pairs", WHERE, max_pairs=2, min_length_ratio=1.5, seed=seed).pairs
+        )
     choices = {tuple(select(GROUPS, "pairs", WHERE, max_pairs=2, seed=s).pairs) for s in range(12)}
     assert len(choices) > 1  # the seed decides among equal candidates
     strict = select(GROUPS, "pairs", WHERE, min_length_ratio=3.0).pairs
     assert [GROUPS[c].group for c, _ in strict] == ["A"]  # C: c1 is not 3x c2, and nothing in C failed
+
+
+def test_an_item_is_in_one_pair_at_most() -> None:
+    ladder = [scored(f"l{n}", "L", 10 * n, f"answer number {n} " * n, 1.0) for n in range(1, 5)]
+    for seed in range(30):
+        pairs = select(ladder, "pairs", WHERE, max_pairs=3, min_length_ratio=1.0, seed=seed).pairs
+        used = [i for pair in pairs for i in pair]
+        assert len(used) == len(set(used)) and len(pairs) == 2
+
+
+def test_a_nan_score_or_threshold_never_passes() -> None:
+    items = [scored("n1", "N", 5, "x", 1.0, math=float("nan")), scored("n2", "N", 9, "y", 1.0)]
+    assert [items[i].id for i in select(items, "shortest", WHERE).kept] == ["n2"]
+    assert failed_rule({"math": 1.0}, {"math": float("nan")}) == "math < nan"
+
+
+def test_duplicates_are_judged_on_everything_the_policy_wrote() -> None:
+    def chat(reasoning: str) -> ScoredItem:
+        message = {"role": "assistant", "content": "The answer is 2.", "reasoning_content": reasoning}
+        return ScoredItem(group="g", completion=[message], scores={"math": 1.0}, completion_tokens=10)
+
+    items = [chat("one and one make two, counting on fingers"), chat("1+1 is 2 by the successor axiom")]
+    assert len(select(items, "rejection", {"math": 1.0}, k=2).kept) == 2
 
 
 def test_rows_are_what_trl_reads_in_both_forms() -> None:
@@ -110,6 +145,22 @@ def test_rows_are_what_trl_reads_in_both_forms() -> None:
     assert row["prompt"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
     assert row["chosen"] == [{"role": "assistant", "content": "hello"}]
     assert row["rejected"][0]["content"].startswith("hello there")
+
+
+def test_tool_calls_become_objects_and_tools_a_column() -> None:
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]
+    call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'}}
+    trajectory = [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "3"},
+        {"role": "assistant", "content": "3"},
+    ]
+    items = [ScoredItem(group="g", prompt="1+2?", completion=trajectory, tools=tools, scores={"math": 1.0})]
+    [row] = training_rows(items, select(items, "shortest", {"math": 1.0}))
+    assert row["tools"] == tools
+    assert row["completion"][0]["tool_calls"][0]["function"]["arguments"] == {"a": 1, "b": 2}
+    assert "content" not in row["completion"][0]  # no `content: null` for templates to trip on
+    assert row["prompt"] == [{"role": "user", "content": "1+2?"}]
 
 
 def test_lengths_fall_back_to_characters_and_say_so() -> None:
@@ -151,6 +202,13 @@ def test_the_endpoint(live_server: str) -> None:
         timeout=60,
     )
     assert tokenizer.status_code == 422 and "tokenizer" in tokenizer.text
+    nan = httpx.post(
+        f"{live_server}/v1/select",
+        content=json.dumps({**body, "where": {"math": float("nan")}}),
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    assert nan.status_code == 422 and "where" in nan.text
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -191,7 +249,12 @@ def test_the_command_line_joins_referee_score_output(tmp_path: Path) -> None:
     ]
     assert '"groups": 3' in done.stderr
     broken = referee("select", str(items), "--scores", str(tmp_path / "missing.jsonl"), "--out", str(out))
-    assert broken.returncode != 0
+    assert broken.returncode == 2 and broken.stderr.startswith("error: ") and "Traceback" not in broken.stderr
+    assert "missing.jsonl" in broken.stderr
+    short = write_jsonl(tmp_path / "short.scored.jsonl", [{"id": "a1", "scores": {"math": 1.0}}])
+    cut = referee("select", str(items), "--scores", str(short), "--out", str(out))
+    assert cut.returncode == 2 and "no scores for items a2, a3" in cut.stderr
+    assert referee("select", str(items), "--k", "0", "--out", str(out)).returncode == 2
 
 
 def rollouts() -> list[dict[str, Any]]:
@@ -273,6 +336,59 @@ def test_trl_trains_on_the_selected_files(live_server: str, tmp_path: Path) -> N
         args=trl.DPOConfig(output_dir=str(tmp_path / "dpo-out"), max_length=128, **common),
     )
     dpo_trainer.train()
-    assert sft_trainer.state.global_step == 1 and dpo_trainer.state.global_step == 1
-    for trainer in (sft_trainer, dpo_trainer):
+    trainers = [sft_trainer, dpo_trainer]
+
+    # The conversational form: chat prompts give message rows, which TRL runs through the chat template.
+    chat_items = write_jsonl(
+        tmp_path / "chat.jsonl",
+        [
+            {
+                **row,
+                "prompt": [{"role": "system", "content": "Add."}, {"role": "user", "content": row["prompt"]}],
+            }
+            for row in rollouts()
+        ],
+    )
+    chat_scores = write_jsonl(
+        tmp_path / "chat.scored.jsonl",
+        [json.loads(line) for line in (tmp_path / "rollouts.scored.jsonl").read_text().splitlines()],
+    )
+    chat_sft, chat_dpo = tmp_path / "chat_sft.jsonl", tmp_path / "chat_dpo.jsonl"
+    for recipe, out in (("shortest", chat_sft), ("pairs", chat_dpo)):
+        done = referee(
+            "select",
+            str(chat_items),
+            "--scores",
+            str(chat_scores),
+            "--recipe",
+            recipe,
+            "--where",
+            "math=1",
+            "--out",
+            str(out),
+        )
+        assert done.returncode == 0, done.stderr
+    first = json.loads(chat_dpo.read_text().splitlines()[0])
+    assert (
+        first["prompt"][0] == {"role": "system", "content": "Add."}
+        and first["chosen"][0]["role"] == "assistant"
+    )
+    trainers.append(
+        trl.SFTTrainer(
+            model=model,
+            train_dataset=datasets.load_dataset("json", data_files=str(chat_sft), split="train"),
+            args=trl.SFTConfig(output_dir=str(tmp_path / "chat-sft-out"), max_length=128, **common),
+        )
+    )
+    trainers.append(
+        trl.DPOTrainer(
+            model=model,
+            train_dataset=datasets.load_dataset("json", data_files=str(chat_dpo), split="train"),
+            args=trl.DPOConfig(output_dir=str(tmp_path / "chat-dpo-out"), max_length=128, **common),
+        )
+    )
+    for trainer in trainers[2:]:
+        trainer.train()
+    for trainer in trainers:
+        assert trainer.state.global_step == 1
         assert math.isfinite(trainer.state.log_history[-1]["train_loss"])

@@ -7,6 +7,7 @@ two modules are the one place the API is defined.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -398,6 +399,15 @@ class SelectRequest(BaseModel):
         None, description="Hugging Face tokenizer for lengths when items lack `completion_tokens`."
     )
     meta: bool = Field(False, description="Rows also carry the ids, scores and rewards they came from.")
+
+    @field_validator("where")
+    @classmethod
+    def _finite(cls, where: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, value in where.items() if not math.isfinite(value)]
+        if bad:
+            raise ValueError(f"minimum scores must be finite numbers: {', '.join(bad)}")
+        return where
+
     items: list[ScoredItem] = Field(
         ..., description="`/v1/rewards` items, each with its `scores` (and `reward`)."
     )

@@ -32,10 +32,13 @@ def joined(items: list[dict[str, Any]], results: list[dict[str, Any]] | None) ->
     if results is not None:
         ids = [item.get("id") for item in items]
         by_id = {str(result.get("id")): result for result in results}
-        if all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids) == len(by_id):
+        if all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids):
             missing = [str(i) for i in ids if str(i) not in by_id]
             if missing:
-                raise ValueError(f"no scores for items {', '.join(missing[:5])}")
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise ValueError(
+                    f"no scores for items {', '.join(missing[:5])}{more} (was scoring cut short?)"
+                )
             matched = [by_id[str(i)] for i in ids]
         elif len(results) == len(items):
             matched = results

@@ -2,12 +2,14 @@
 `prompt` / `chosen` / `rejected` for `DPOTrainer` (and ORPO, KTO-paired).
 
 A chat prompt keeps its messages and the completion becomes an assistant message (TRL's
-conversational form); a plain-text prompt gives plain-text rows. With `meta`, rows also carry the
-ids and scores they came from (TRL ignores columns it does not know).
+conversational form, tool-call arguments as objects, the item's `tools` as a `tools` column); a
+plain-text prompt gives plain-text rows. With `meta`, rows also carry the ids and scores they came
+from (TRL ignores columns it does not know).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +20,27 @@ from service.selection.recipes import ScoredItem, Selection
 def as_messages(value: Text) -> list[dict[str, Any]]:
     if isinstance(value, str):
         return [{"role": "assistant", "content": value}]
-    return [message.model_dump(exclude_none=True) for message in value]
+    return [trl_message(message.model_dump(exclude_none=True)) for message in value]
+
+
+def trl_message(message: dict[str, Any]) -> dict[str, Any]:
+    """Tool-call arguments as objects, as TRL and chat templates (`arguments | tojson`) expect them;
+    vLLM and OpenAI send them as JSON text, which a template would encode a second time."""
+    calls = message.get("tool_calls")
+    if not calls:
+        return message
+    decoded = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            try:
+                arguments = json.loads(function["arguments"])
+            except ValueError:
+                arguments = None
+            if isinstance(arguments, dict):
+                call = {**call, "function": {**function, "arguments": arguments}}
+        decoded.append(call)
+    return {**message, "tool_calls": decoded}
 
 
 def conversational(item: ScoredItem) -> bool:
@@ -30,11 +52,16 @@ def prompt_of(item: ScoredItem, chat: bool) -> Any:
         return item.prompt or ""
     if isinstance(item.prompt, str) or item.prompt is None:
         return [{"role": "user", "content": item.prompt or ""}]
-    return [message.model_dump(exclude_none=True) for message in item.prompt]
+    return [trl_message(message.model_dump(exclude_none=True)) for message in item.prompt]
 
 
 def completion_of(item: ScoredItem, chat: bool) -> Any:
     return as_messages(item.completion) if chat else item.completion
+
+
+def tools_of(item: ScoredItem) -> dict[str, Any]:
+    """The item's tool definitions as TRL's `tools` column (handed to the chat template)."""
+    return {"tools": item.tools} if item.tools else {}
 
 
 def meta_of(item: ScoredItem, prefix: str = "") -> dict[str, Any]:
@@ -51,7 +78,7 @@ def training_rows(
     rows: list[dict[str, Any]] = []
     for index in selection.kept:
         item = items[index]
-        row = {"prompt": prompt_of(item, chat), "completion": completion_of(item, chat)}
+        row = {"prompt": prompt_of(item, chat), "completion": completion_of(item, chat)} | tools_of(item)
         if meta:
             row |= meta_of(item) | {"group": item.group_key}
         rows.append(row)
@@ -60,7 +87,7 @@ def training_rows(
             "prompt": prompt_of(items[chosen], chat),
             "chosen": completion_of(items[chosen], chat),
             "rejected": completion_of(items[rejected], chat),
-        }
+        } | tools_of(items[chosen])
         if meta:
             row |= meta_of(items[chosen], "chosen_") | meta_of(items[rejected], "rejected_")
         rows.append(row)
