@@ -11,12 +11,13 @@ server's JSON error.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -69,6 +70,82 @@ class RewardResponse(BaseModel):
 
 _SHARED: dict[tuple[Any, ...], RefereeClient] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+class StreamSummary(BaseModel):
+    items: int
+    elapsed_ms: float
+    notes: list[str] = Field(default_factory=list)
+    null_counts: dict[str, int] = Field(default_factory=dict)
+
+
+def stream_line(line: str) -> ItemResult | StreamSummary | None:
+    """One NDJSON line of `/v1/rewards/stream`."""
+    if not line.strip():
+        return None
+    data = json.loads(line)
+    return (
+        StreamSummary.model_validate(data["summary"])
+        if "summary" in data
+        else ItemResult.model_validate(data)
+    )
+
+
+class ResultStream:
+    """`with client.score_stream(...) as stream: for result in stream: ...`; `stream.summary` once
+    it is read. Streams are not retried: a result already handed out cannot be taken back."""
+
+    def __init__(self, http: httpx.Client, body: dict[str, Any]) -> None:
+        self._request = http.stream("POST", "/v1/rewards/stream", json=body)
+        self.summary: StreamSummary | None = None
+
+    def __enter__(self) -> ResultStream:
+        self._response = self._request.__enter__()
+        if self._response.status_code >= 400:
+            self._response.read()
+            error = RefereeError.from_response(self._response)
+            self._request.__exit__(None, None, None)
+            raise error
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._request.__exit__(*exc)
+
+    def __iter__(self) -> Iterator[ItemResult]:
+        for line in self._response.iter_lines():
+            parsed = stream_line(line)
+            if isinstance(parsed, StreamSummary):
+                self.summary = parsed
+            elif parsed is not None:
+                yield parsed
+
+
+class AsyncResultStream:
+    """`async with client.score_stream(...) as stream: async for result in stream: ...`."""
+
+    def __init__(self, http: httpx.AsyncClient, body: dict[str, Any]) -> None:
+        self._request = http.stream("POST", "/v1/rewards/stream", json=body)
+        self.summary: StreamSummary | None = None
+
+    async def __aenter__(self) -> AsyncResultStream:
+        self._response = await self._request.__aenter__()
+        if self._response.status_code >= 400:
+            await self._response.aread()
+            error = RefereeError.from_response(self._response)
+            await self._request.__aexit__(None, None, None)
+            raise error
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._request.__aexit__(*exc)
+
+    async def __aiter__(self) -> AsyncIterator[ItemResult]:
+        async for line in self._response.aiter_lines():
+            parsed = stream_line(line)
+            if isinstance(parsed, StreamSummary):
+                self.summary = parsed
+            elif parsed is not None:
+                yield parsed
 
 
 def shared_key() -> tuple[int, str | None, str | None]:
@@ -335,6 +412,21 @@ class RefereeClient(_ClientBase):
         ]
         return _merge(parts) if parts else RewardResponse(results=[], elapsed_ms=0.0)
 
+    def score_stream(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        rewards: Mapping[str, float] | None = None,
+        profile: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        turns: Mapping[str, Any] | None = None,
+        step: int | None = None,
+        run: str | None = None,
+    ) -> ResultStream:
+        """Each item's result as soon as the server has it (any order; match them by `id`), as a
+        context manager to iterate; `.summary` after the last one. One request: not split, not retried."""
+        return ResultStream(self._http, _body(items, rewards, profile, params, turns, step, run))
+
     def rewards(self) -> dict[str, Any]:
         """The server's rewards, their options and profiles."""
         return self.request("GET", "/v1/rewards")
@@ -410,6 +502,20 @@ class AsyncRefereeClient(_ClientBase):
             )
         )
         return _merge(list(parts)) if parts else RewardResponse(results=[], elapsed_ms=0.0)
+
+    def score_stream(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        rewards: Mapping[str, float] | None = None,
+        profile: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        turns: Mapping[str, Any] | None = None,
+        step: int | None = None,
+        run: str | None = None,
+    ) -> AsyncResultStream:
+        """The async twin of `RefereeClient.score_stream`: `async with`, then `async for`."""
+        return AsyncResultStream(self._http, _body(items, rewards, profile, params, turns, step, run))
 
     async def rewards(self) -> dict[str, Any]:
         return await self.request("GET", "/v1/rewards")

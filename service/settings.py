@@ -36,6 +36,12 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(64 << 20, ge=1024, description="Larger request bodies get 413.")
     max_items: int = Field(16384, ge=1, description="Larger batches get 413.")
+    stream_concurrency: int = Field(
+        32,
+        ge=1,
+        description="Items (or whole rollout groups, with a group reward) of one streamed request scored "
+        "at once (`POST /v1/rewards/stream`).",
+    )
 
     math_workers: int = Field(
         default_factory=lambda: 2 * (os.cpu_count() or 1),

@@ -148,7 +148,7 @@ def wire_shape(model: type[BaseModel]) -> object:
     return strip(model.model_json_schema())
 
 
-@pytest.mark.parametrize("name", ["ItemResult", "RewardResponse"])
+@pytest.mark.parametrize("name", ["ItemResult", "RewardResponse", "StreamSummary"])
 def test_client_models_match_the_server_schemas(name: str) -> None:
     """The client keeps its own copies (it installs without the server); they must not drift."""
     assert wire_shape(getattr(client, name)) == wire_shape(getattr(schemas, name))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.api.schemas import RewardRequest, RewardResponse
-from service.api.scoring import score_request
+from service.api.schemas import ItemResult, RewardRequest, RewardResponse
+from service.api.scoring import plan_request, score_request, stream_request
 from service.rewards.base import Registry
 from service.runtime.resources import Resources
 from service.settings import Settings
@@ -38,6 +39,13 @@ class Scorer:
         return await score_request(
             request, self.registry, self.resources, self.settings.max_items, self.settings.only
         )
+
+    def stream(self, request: RewardRequest) -> AsyncIterator[ItemResult | RewardResponse]:
+        """Checks the request at once (a bad one raises its 4xx here), then scores as it is iterated."""
+        plan = plan_request(
+            request, self.registry, self.resources, self.settings.max_items, self.settings.only
+        )
+        return stream_request(plan, self.registry, self.resources, self.settings.stream_concurrency)
 
 
 def get_scorer(request: Request) -> Scorer:

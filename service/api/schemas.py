@@ -121,6 +121,15 @@ class RewardResponse(BaseModel):
     )
 
 
+class StreamSummary(BaseModel):
+    """The last line of `POST /v1/rewards/stream`, under `summary`."""
+
+    items: int = Field(..., description="Results sent.")
+    elapsed_ms: float
+    notes: list[str] = Field(default_factory=list)
+    null_counts: dict[str, int] = Field(default_factory=dict)
+
+
 class RewardInfo(BaseModel):
     name: str
     description: str

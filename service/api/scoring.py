@@ -6,10 +6,12 @@ concurrently in threads, so math grading, sandbox runs and the reward model over
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -193,14 +195,33 @@ def _part_names(scores: Sequence[Score]) -> list[str]:
     return list(dict.fromkeys(part for score in scores for part in score.parts or ()))
 
 
-async def score_request(
+@dataclass(frozen=True)
+class Plan:
+    """A validated request: the weights, each reward's params, and the order rewards run in."""
+
+    request: RewardRequest
+    weights: dict[str, float]
+    params: dict[str, BaseModel]
+    levels: list[list[str]]
+
+    @property
+    def names(self) -> list[str]:
+        return [name for level in self.levels for name in level]
+
+    @property
+    def shown(self) -> list[str]:
+        """Request order, then the dependencies it pulled in."""
+        return list(self.weights) + [name for name in self.names if name not in self.weights]
+
+
+def plan_request(
     request: RewardRequest,
     registry: Registry,
     resources: Resources,
     max_items: int,
     only: Sequence[str] | None = None,
-) -> RewardResponse:
-    started = time.perf_counter()
+) -> Plan:
+    """Everything checked before any scoring starts: a bad request is one 4xx, never a half-scored batch."""
     items = request.items
     if len(items) > max_items:
         raise APIError.at(
@@ -211,10 +232,9 @@ async def score_request(
         )
     weights, raw_params = resolve_weights(request, registry)
     params = parse_params(raw_params, weights, registry)
-    levels = plan_levels(weights, params, registry)
-    names = [name for level in levels for name in level]
+    plan = Plan(request, weights, params, plan_levels(weights, params, registry))
     if only is not None:
-        for name in names:
+        for name in plan.names:
             if name not in only:
                 raise APIError.at(
                     422,
@@ -222,30 +242,47 @@ async def score_request(
                     f"this server only serves {', '.join(only)}",
                     "reward_not_served",
                 )
-    check_available(names, registry, resources)
-    check_required_fields(names, items, registry)
-    metrics.BATCH_ITEMS.observe(len(items))
+    check_available(plan.names, registry, resources)
+    check_required_fields(plan.names, items, registry)
+    return plan
 
+
+@dataclass
+class Scored:
+    """Some items' results, with the batch-level remarks and null counts they brought."""
+
+    results: list[ItemResult]
+    notes: list[str]
+    nulls: Counter[str]
+
+
+async def score_items(plan: Plan, indices: Sequence[int], registry: Registry, resources: Resources) -> Scored:
+    """Score the request's items at `indices` (all of them, or one rollout group when streaming)."""
+    items = [plan.request.items[i] for i in indices]
     ctx = RewardContext(resources=resources)
-    for level in levels:
+    for level in plan.levels:
 
         async def run(name: str) -> None:
             ctx.scores[name] = await anyio.to_thread.run_sync(
-                _run_reward, name, registry.rewards[name], items, params[name], ctx, limiter=_REWARD_THREADS
+                _run_reward,
+                name,
+                registry.rewards[name],
+                items,
+                plan.params[name],
+                ctx,
+                limiter=_REWARD_THREADS,
             )
 
         async with anyio.create_task_group() as tasks:
             for name in level:
                 tasks.start_soon(run, name)
 
-    shown = list(weights) + [
-        name for name in names if name not in weights
-    ]  # request order, then dependencies
+    shown, weights = plan.shown, plan.weights
     parts = {name: _part_names(ctx.scores[name]) for name in shown}
     results = []
     nulls: Counter[str] = Counter()
-    for index, item in enumerate(items):
-        scores = {name: ctx.scores[name][index] for name in shown}
+    for position, (index, item) in enumerate(zip(indices, items, strict=True)):
+        scores = {name: ctx.scores[name][position] for name in shown}
         nulls.update(
             (s.error.kind.value if s.error else ErrorKind.internal_error.value)
             for s in scores.values()
@@ -262,8 +299,8 @@ async def score_request(
             if s.value is None or s.error
         }
         turns = None
-        if request.turns is not None:
-            turns, remark = turn_credit(item, scores, weights, reward, request.turns.gamma)
+        if plan.request.turns is not None:
+            turns, remark = turn_credit(item, scores, weights, reward, plan.request.turns.gamma)
             if turns.rewards:
                 reward = sum(turns.rewards)  # exactly what a trainer summing the turns gets
             if remark:
@@ -277,9 +314,99 @@ async def score_request(
                 turns=turns,
             )
         )
+    return Scored(results, list(dict.fromkeys(ctx.notes)), nulls)
+
+
+async def score_request(
+    request: RewardRequest,
+    registry: Registry,
+    resources: Resources,
+    max_items: int,
+    only: Sequence[str] | None = None,
+) -> RewardResponse:
+    started = time.perf_counter()
+    plan = plan_request(request, registry, resources, max_items, only)
+    metrics.BATCH_ITEMS.observe(len(request.items))
+    scored = await score_items(plan, range(len(request.items)), registry, resources)
     return RewardResponse(
-        results=results,
+        results=scored.results,
         elapsed_ms=(time.perf_counter() - started) * 1000,
-        notes=list(dict.fromkeys(ctx.notes)),
+        notes=scored.notes,
+        null_counts=dict(scored.nulls),
+    )
+
+
+def stream_units(plan: Plan, registry: Registry) -> list[list[int]]:
+    """What can be scored on its own: a whole rollout group when a reward compares the group's
+    items (the Kimi length penalty), else each item."""
+    items = plan.request.items
+    if any(registry.rewards[name].group_reward for name in plan.names):
+        groups: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            groups.setdefault(item.group_key, []).append(index)
+        return list(groups.values())
+    return [[index] for index in range(len(items))]
+
+
+async def stream_request(
+    plan: Plan, registry: Registry, resources: Resources, concurrency: int
+) -> AsyncIterator[ItemResult | RewardResponse]:
+    """Each item's result as soon as it is scored (any order), then a `RewardResponse` with every
+    result in item order (the summary, and what the recorder keeps). At most `concurrency` units are
+    scored at once. The scoring runs in its own task, so a client that goes away stops it without a
+    generator yielding from inside a task group."""
+    started = time.perf_counter()
+    metrics.BATCH_ITEMS.observe(len(plan.request.items))
+    finished: asyncio.Queue[Scored | None] = asyncio.Queue()
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def unit(indices: list[int]) -> None:
+        async with limiter:
+            try:
+                scored = await score_items(plan, indices, registry, resources)
+            except Exception as exc:  # a bug in the engine costs these items, not the stream
+                scored = failed_items(plan, indices, f"{type(exc).__name__}: {exc}")
+        finished.put_nowait(scored)
+
+    async def produce() -> None:
+        try:
+            async with anyio.create_task_group() as tasks:
+                for indices in stream_units(plan, registry):
+                    tasks.start_soon(unit, indices)
+        finally:
+            finished.put_nowait(None)
+
+    producer = asyncio.create_task(produce())
+    by_index: dict[str, ItemResult] = {}
+    notes: dict[str, None] = {}
+    nulls: Counter[str] = Counter()
+    try:
+        while (scored := await finished.get()) is not None:
+            notes.update(dict.fromkeys(scored.notes))
+            nulls.update(scored.nulls)
+            for result in scored.results:
+                by_index[result.id] = result
+                yield result
+    finally:
+        producer.cancel()
+    order = [item.id if item.id is not None else str(i) for i, item in enumerate(plan.request.items)]
+    yield RewardResponse(
+        results=[by_index[key] for key in order if key in by_index],
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        notes=list(notes),
         null_counts=dict(nulls),
     )
+
+
+def failed_items(plan: Plan, indices: Sequence[int], why: str) -> Scored:
+    items = plan.request.items
+    results = [
+        ItemResult(
+            id=items[i].id if items[i].id is not None else str(i),
+            reward=0.0,
+            scores=dict.fromkeys(plan.shown),
+            errors={name: f"{ErrorKind.internal_error.value}: {why}" for name in plan.shown},
+        )
+        for i in indices
+    ]
+    return Scored(results, [], Counter({ErrorKind.internal_error.value: len(indices) * len(plan.shown)}))

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import StreamingResponse
 
 from service.api.dependencies import Scorer, get_scorer
-from service.api.schemas import ProfileInfo, RewardCatalog, RewardInfo, RewardRequest, RewardResponse
+from service.api.schemas import (
+    ItemResult,
+    ProfileInfo,
+    RewardCatalog,
+    RewardInfo,
+    RewardRequest,
+    RewardResponse,
+    StreamSummary,
+)
 from service.runtime import metrics
 
 router = APIRouter(prefix="/v1", tags=["rewards"])
+
+
+def step_number(step: str | None) -> int | None:
+    """The `X-Referee-Step` header: a hint for the inspector, so an odd one is ignored, never a 422."""
+    return int(step) if step is not None and step.isdigit() else None
 
 
 @router.post("/rewards", response_model=RewardResponse, summary="Score a batch of rollouts")
@@ -26,9 +43,55 @@ async def post_rewards(
     with metrics.REQUEST_LATENCY.labels("/v1/rewards").time():
         response = await scorer.score(request)
     recorder = http.app.state.recorder
-    if recorder is not None:  # headers are hints for the inspector: an odd one is ignored, never a 422
-        recorder.offer(request, response, run, int(step) if step is not None and step.isdigit() else None)
+    if recorder is not None:
+        recorder.offer(request, response, run, step_number(step))
     return response
+
+
+@router.post(
+    "/rewards/stream",
+    summary="Score a batch, each result as soon as it exists",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "NDJSON: one `ItemResult` per line as each item is scored (any order, each "
+            'with its `id`), then `{"summary": StreamSummary}`.',
+            "content": {"application/x-ndjson": {}},
+        }
+    },
+)
+async def stream_rewards(
+    request: RewardRequest,
+    http: Request,
+    scorer: Scorer = Depends(get_scorer),
+    run: str | None = Header(None, alias="X-Referee-Run"),
+    step: str | None = Header(None, alias="X-Referee-Step"),
+) -> StreamingResponse:
+    """The body of `POST /v1/rewards`; the answer streams. A result is sent when its item is scored
+    (a group reward's, such as the Kimi length penalty, when its whole rollout group is), so a slow
+    code run no longer holds back every other result. A bad request is a 4xx before anything
+    streams."""
+    results = scorer.stream(request)
+    recorder = http.app.state.recorder
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for result in results:
+            if isinstance(result, ItemResult):
+                yield result.model_dump_json().encode() + b"\n"
+                continue
+            summary = StreamSummary(
+                items=len(result.results),
+                elapsed_ms=result.elapsed_ms,
+                notes=result.notes,
+                null_counts=result.null_counts,
+            )
+            yield json.dumps({"summary": summary.model_dump()}).encode() + b"\n"
+            if recorder is not None:
+                recorder.offer(
+                    request, result, run, int(step) if step is not None and step.isdigit() else None
+                )
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
 @router.get("/rewards", response_model=RewardCatalog, summary="List rewards, their options and profiles")
