@@ -75,7 +75,7 @@ def test_a_huge_or_hostile_answer_is_read_in_bounded_time(text: str) -> None:
     read_verdict(text)
     read_equivalence(text)
     read_all_verdicts(text, 3)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2  # the quadratic versions took 3-14 s; this takes ~20 ms
 
 
 def test_rubrics_are_read_as_they_ship() -> None:
