@@ -72,7 +72,11 @@ def main() -> None:
         help="Sandbox slots (REFEREE_SANDBOX_CONCURRENCY); default: the cores.",
     )
     args = parser.parse_args()
-    body = {"rewards": {"code": 1.0}, "items": batch(args.fast, args.slow, args.sleep)}
+    body = {
+        "rewards": {"code": 1.0},
+        "items": batch(args.fast, args.slow, args.sleep),
+        "params": {"code": {"time_limit_s": min(args.sleep + 5, 60)}},  # the slow ones finish, not time out
+    }
     env = {"REFEREE_SANDBOX_CONCURRENCY": str(args.slots)} if args.slots else {}
     with server_process(env=env) as (url, _):
         httpx.post(f"{url}/v1/rewards", json={**body, "items": body["items"][:8]}, timeout=600)  # warm

@@ -48,6 +48,8 @@ class JudgeBehaviour:
     models_asked: list[str] = field(default_factory=list)
     chats: list[list[dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    closing: bool = False
+    """Set when the server stops: hanging requests return, so shutdown does not wait for them."""
 
 
 def rules_answer(messages: list[dict[str, str]]) -> str:
@@ -122,7 +124,9 @@ def create_judge_app(behaviour: JudgeBehaviour) -> FastAPI:
         if body.get("model") not in (MODEL_NAME, None):
             return JSONResponse({"error": {"message": f"model {body.get('model')} does not exist"}}, 404)
         if fault == "hang":
-            await asyncio.sleep(3600)
+            while not behaviour.closing:
+                await asyncio.sleep(0.05)
+            return JSONResponse({"error": {"message": "the test server is stopping"}}, 503)
         if fault is not None and fault.split(":")[0].isdigit():
             status, _, after = fault.partition(":")
             headers = {"retry-after": after} if after else {}
@@ -166,4 +170,7 @@ def judge_server(behaviour: JudgeBehaviour | None = None) -> Iterator[tuple[str,
     """A running judge; yields its OpenAI base URL (`.../v1`) and the behaviour to steer it."""
     behaviour = behaviour or JudgeBehaviour()
     with serve_asgi(create_judge_app(behaviour)) as url:
-        yield f"{url}/v1", behaviour
+        try:
+            yield f"{url}/v1", behaviour
+        finally:
+            behaviour.closing = True

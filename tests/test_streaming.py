@@ -13,7 +13,7 @@ import pytest
 
 from clients.client import AsyncRefereeClient, RefereeClient, RefereeError
 
-SLOW = "```python\nimport time\ntime.sleep(3)\nprint(int(input()) + 1)\n```"
+SLOW = "```python\nimport time\ntime.sleep(5)\nprint(int(input()) + 1)\n```"
 FAST = "```python\nprint(int(input()) + 1)\n```"
 
 
@@ -54,10 +54,11 @@ def stream(url: str, body: dict[str, Any]) -> tuple[list[tuple[float, dict[str, 
 @pytest.mark.slow
 def test_fast_results_do_not_wait_for_a_slow_one(live_server: str) -> None:
     items = [code_item("slow", SLOW)] + [code_item(f"fast{i}", FAST) for i in range(8)]
-    lines, summary = stream(live_server, {"rewards": {"code": 1.0}, "items": items})
+    body = {"rewards": {"code": 1.0}, "items": items, "params": {"code": {"time_limit_s": 10}}}
+    lines, summary = stream(live_server, body)
     arrival = {result["id"]: seconds for seconds, result in lines}
     assert sorted(arrival) == sorted(item["id"] for item in items)  # each item once
-    assert max(arrival[f"fast{i}"] for i in range(8)) < 2.5 < arrival["slow"]  # the slow one sleeps 3 s
+    assert max(arrival[f"fast{i}"] for i in range(8)) < 4 < arrival["slow"]  # the slow one sleeps 5 s
     assert lines[-1][1]["id"] == "slow" and all(result["scores"]["code"] == 1.0 for _, result in lines)
     assert summary["items"] == 9 and summary["null_counts"] == {}
 
