@@ -46,6 +46,7 @@ from tests.server_utils import free_port, running_server, server_process
         ('{"reasoning": "Rating: 3", "verdict": "yes"}', 1.0),  # so is a string inside it
         ("Rating: 4/5", 0.8),
         ('{"rating": 1}', 0.1),
+        ('{"score": ' + "9" * 400 + "}", None),  # an integer too large for a float
     ],
 )
 def test_verdicts_are_read_leniently(text: str, expected: float | None) -> None:

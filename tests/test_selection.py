@@ -277,24 +277,15 @@ def rollouts() -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.mark.slow
-def test_trl_trains_on_the_selected_files(live_server: str, tmp_path: Path) -> None:
-    """The whole path: `referee score` against a live server, `referee select`, then TRL's SFTTrainer
-    and DPOTrainer each train one step on the files as written."""
-    datasets = pytest.importorskip("datasets")
-    trl = pytest.importorskip("trl")
-    from clients.grpo.tiny import save_tiny_model
-
-    items = write_jsonl(tmp_path / "rollouts.jsonl", rollouts())
-    scoring = referee("score", str(items), "--rewards", "math=1,format=0.1", "--url", live_server)
-    assert scoring.returncode == 0, scoring.stderr
-    sft, dpo = tmp_path / "sft.jsonl", tmp_path / "dpo.jsonl"
+def select_both(items: Path, scores: Path, directory: Path) -> tuple[Path, Path]:
+    """`referee select` as a user runs it: the shortest right answers (SFT) and long2short pairs (DPO)."""
+    sft, dpo = directory / f"{items.stem}_sft.jsonl", directory / f"{items.stem}_dpo.jsonl"
     for recipe, out in (("shortest", sft), ("pairs", dpo)):
         done = referee(
             "select",
             str(items),
             "--scores",
-            str(tmp_path / "rollouts.scored.jsonl"),
+            str(scores),
             "--recipe",
             recipe,
             "--where",
@@ -303,6 +294,41 @@ def test_trl_trains_on_the_selected_files(live_server: str, tmp_path: Path) -> N
             str(out),
         )
         assert done.returncode == 0, done.stderr
+    return sft, dpo
+
+
+def train_one_step(trl: Any, datasets: Any, model: str, kind: str, data: Path, out: Path) -> None:
+    """TRL's own trainer (`SFT` or `DPO`) reads the file as written and takes one step."""
+    config = getattr(trl, f"{kind}Config")(
+        output_dir=str(out),
+        max_length=128,
+        max_steps=1,
+        per_device_train_batch_size=4,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        bf16=False,
+    )
+    dataset = datasets.load_dataset("json", data_files=str(data), split="train")
+    trainer = getattr(trl, f"{kind}Trainer")(model=model, train_dataset=dataset, args=config)
+    trainer.train()
+    assert trainer.state.global_step == 1
+    assert math.isfinite(trainer.state.log_history[-1]["train_loss"])
+
+
+@pytest.mark.slow
+def test_trl_trains_on_the_selected_files(live_server: str, tmp_path: Path) -> None:
+    """The whole path: `referee score` against a live server, `referee select`, then TRL's SFTTrainer
+    and DPOTrainer each train one step on the files as written, in plain text and in chat form."""
+    datasets = pytest.importorskip("datasets")
+    trl = pytest.importorskip("trl")
+    from clients.grpo.tiny import save_tiny_model
+
+    items = write_jsonl(tmp_path / "rollouts.jsonl", rollouts())
+    scoring = referee("score", str(items), "--rewards", "math=1,format=0.1", "--url", live_server)
+    assert scoring.returncode == 0, scoring.stderr
+    scores = tmp_path / "rollouts.scored.jsonl"
+    sft, dpo = select_both(items, scores, tmp_path)
     right = {row["prompt"]: row["answer"] for row in rollouts()}
     sft_rows = [json.loads(line) for line in sft.read_text().splitlines()]
     assert len(sft_rows) == 12  # one per question
@@ -315,80 +341,13 @@ def test_trl_trains_on_the_selected_files(live_server: str, tmp_path: Path) -> N
         wrong = not row["rejected"].endswith(f" {right[row['prompt']]}")
         assert wrong or len(row["rejected"]) >= 1.5 * len(row["chosen"])
 
-    model = str(save_tiny_model(tmp_path / "model"))
-    common = {
-        "max_steps": 1,
-        "per_device_train_batch_size": 4,
-        "report_to": [],
-        "use_cpu": True,
-        "save_strategy": "no",
-        "bf16": False,
-    }
-    sft_trainer = trl.SFTTrainer(
-        model=model,
-        train_dataset=datasets.load_dataset("json", data_files=str(sft), split="train"),
-        args=trl.SFTConfig(output_dir=str(tmp_path / "sft-out"), max_length=128, **common),
-    )
-    sft_trainer.train()
-    dpo_trainer = trl.DPOTrainer(
-        model=model,
-        train_dataset=datasets.load_dataset("json", data_files=str(dpo), split="train"),
-        args=trl.DPOConfig(output_dir=str(tmp_path / "dpo-out"), max_length=128, **common),
-    )
-    dpo_trainer.train()
-    trainers = [sft_trainer, dpo_trainer]
-
     # The conversational form: chat prompts give message rows, which TRL runs through the chat template.
-    chat_items = write_jsonl(
-        tmp_path / "chat.jsonl",
-        [
-            {
-                **row,
-                "prompt": [{"role": "system", "content": "Add."}, {"role": "user", "content": row["prompt"]}],
-            }
-            for row in rollouts()
-        ],
-    )
-    chat_scores = write_jsonl(
-        tmp_path / "chat.scored.jsonl",
-        [json.loads(line) for line in (tmp_path / "rollouts.scored.jsonl").read_text().splitlines()],
-    )
-    chat_sft, chat_dpo = tmp_path / "chat_sft.jsonl", tmp_path / "chat_dpo.jsonl"
-    for recipe, out in (("shortest", chat_sft), ("pairs", chat_dpo)):
-        done = referee(
-            "select",
-            str(chat_items),
-            "--scores",
-            str(chat_scores),
-            "--recipe",
-            recipe,
-            "--where",
-            "math=1",
-            "--out",
-            str(out),
-        )
-        assert done.returncode == 0, done.stderr
+    system = {"role": "system", "content": "Add."}
+    chats = [{**row, "prompt": [system, {"role": "user", "content": row["prompt"]}]} for row in rollouts()]
+    chat_sft, chat_dpo = select_both(write_jsonl(tmp_path / "chat.jsonl", chats), scores, tmp_path)
     first = json.loads(chat_dpo.read_text().splitlines()[0])
-    assert (
-        first["prompt"][0] == {"role": "system", "content": "Add."}
-        and first["chosen"][0]["role"] == "assistant"
-    )
-    trainers.append(
-        trl.SFTTrainer(
-            model=model,
-            train_dataset=datasets.load_dataset("json", data_files=str(chat_sft), split="train"),
-            args=trl.SFTConfig(output_dir=str(tmp_path / "chat-sft-out"), max_length=128, **common),
-        )
-    )
-    trainers.append(
-        trl.DPOTrainer(
-            model=model,
-            train_dataset=datasets.load_dataset("json", data_files=str(chat_dpo), split="train"),
-            args=trl.DPOConfig(output_dir=str(tmp_path / "chat-dpo-out"), max_length=128, **common),
-        )
-    )
-    for trainer in trainers[2:]:
-        trainer.train()
-    for trainer in trainers:
-        assert trainer.state.global_step == 1
-        assert math.isfinite(trainer.state.log_history[-1]["train_loss"])
+    assert first["prompt"][0] == system and first["chosen"][0]["role"] == "assistant"
+
+    model = str(save_tiny_model(tmp_path / "model"))
+    for kind, data in (("SFT", sft), ("DPO", dpo), ("SFT", chat_sft), ("DPO", chat_dpo)):
+        train_one_step(trl, datasets, model, kind, data, tmp_path / f"out-{data.stem}")

@@ -33,6 +33,7 @@ from service.grading.graders.formula import FormulaError, compile_formula
 from service.grading.graders.outcome import GraderResult
 from service.grading.graders.similarity import MetricUnavailable, similarity
 from service.grading.graders.templates import SampleParseError, TemplateVariableError, render
+from service.grading.numbers import finite_number
 
 PYTHON_OUTPUT_BYTES = 1 << 20
 PYTHON_GRADER_PACKAGES = "/usr/local/lib/referee/python-graders"
@@ -337,20 +338,9 @@ def _last_object_with_result(text: str) -> dict[str, Any] | None:
     return None
 
 
-def _number(value: Any) -> float | None:
-    """A finite float from the model's `result` (a number or numeric text), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except (ValueError, OverflowError):  # text that is no number, an integer too large for a float
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _read_score(grader: ScoreModelGrader, text: str, result: GraderResult) -> None:
     parsed = _last_object_with_result(text)
-    value = _number(parsed.get("result")) if parsed else None
+    value = finite_number(parsed.get("result")) if parsed else None
     if value is None:
         flag = (
             "model_grader_refusal_error"

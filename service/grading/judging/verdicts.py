@@ -18,9 +18,10 @@ Nothing readable is None: the caller reports `judge_unparsable`, never a 0.
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
+
+from service.grading.numbers import finite_number
 
 MAX_TEXT = 20_000  # the verdict is at the end; a judge that rambles does not cost a scan of megabytes
 MAX_OBJECTS = 200
@@ -66,13 +67,8 @@ def word_verdict(value: Any) -> float | None:
 
 def number_verdict(value: Any) -> float | None:
     """A score in 0-1 as it is, in (1, 10] as tenths; anything else (negative, NaN, 11) is None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if not math.isfinite(number) or number < 0 or number > 10:
+    number = finite_number(value)
+    if number is None or number < 0 or number > 10:
         return None
     return number if number <= 1 else number / 10
 
@@ -94,13 +90,8 @@ def object_verdict(payload: Any) -> float | None:
 
 def rating_verdict(value: Any, out_of: float) -> float | None:
     """A rating of `out_of` as a share; outside 0..out_of (or not a number) is None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str) or out_of <= 0:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number / out_of if math.isfinite(number) and 0 <= number <= out_of else None
+    number = finite_number(value)
+    return number / out_of if number is not None and out_of > 0 and 0 <= number <= out_of else None
 
 
 def json_objects(text: str) -> list[tuple[int, int, Any]]:
