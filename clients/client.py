@@ -427,6 +427,27 @@ class RefereeClient(_ClientBase):
         context manager to iterate; `.summary` after the last one. One request: not split, not retried."""
         return ResultStream(self._http, _body(items, rewards, profile, params, turns, step, run))
 
+    def submit_job(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        rewards: Mapping[str, float] | None = None,
+        profile: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        priority: int = 0,
+        run: str | None = None,
+    ) -> str:
+        """Score in the background; returns the job id at once (`job()` polls, `cancel_job()` stops)."""
+        body = {**_body(items, rewards, profile, params, run=run or self.run), "priority": priority}
+        return str(self.request("POST", "/v1/rewards/jobs", body)["job_id"])
+
+    def job(self, job_id: str, since: int = 0) -> dict[str, Any]:
+        """`status` (queued, running, done, cancelled), `scored`, and the `results` from the `since`-th."""
+        return self.request("GET", f"/v1/rewards/jobs/{job_id}?since={since}")
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/v1/rewards/jobs/{job_id}")
+
     def rewards(self) -> dict[str, Any]:
         """The server's rewards, their options and profiles."""
         return self.request("GET", "/v1/rewards")
@@ -516,6 +537,25 @@ class AsyncRefereeClient(_ClientBase):
     ) -> AsyncResultStream:
         """The async twin of `RefereeClient.score_stream`: `async with`, then `async for`."""
         return AsyncResultStream(self._http, _body(items, rewards, profile, params, turns, step, run))
+
+    async def submit_job(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        rewards: Mapping[str, float] | None = None,
+        profile: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        priority: int = 0,
+        run: str | None = None,
+    ) -> str:
+        body = {**_body(items, rewards, profile, params, run=run or self.run), "priority": priority}
+        return str((await self.request("POST", "/v1/rewards/jobs", body))["job_id"])
+
+    async def job(self, job_id: str, since: int = 0) -> dict[str, Any]:
+        return await self.request("GET", f"/v1/rewards/jobs/{job_id}?since={since}")
+
+    async def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return await self.request("DELETE", f"/v1/rewards/jobs/{job_id}")
 
     async def rewards(self) -> dict[str, Any]:
         return await self.request("GET", "/v1/rewards")

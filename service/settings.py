@@ -36,6 +36,12 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(64 << 20, ge=1024, description="Larger request bodies get 413.")
     max_items: int = Field(16384, ge=1, description="Larger batches get 413.")
+    job_max_queued_items: int = Field(
+        200_000,
+        ge=1,
+        description="Items of submitted jobs not scored yet, at most; more is 429 with Retry-After.",
+    )
+    job_ttl_s: float = Field(600.0, ge=0, description="How long a finished job and its results are kept.")
     stream_concurrency: int = Field(
         32,
         ge=1,

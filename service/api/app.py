@@ -14,7 +14,7 @@ from service import __version__
 from service.api.body_limit import BodySizeLimit
 from service.api.dependencies import require_api_key
 from service.api.errors import install_error_handlers
-from service.api.routers import execute, graders, health, inspector, openrlhf, rewards, select, tools
+from service.api.routers import execute, graders, health, inspector, jobs, openrlhf, rewards, select, tools
 from service.rewards.base import Registry
 from service.rewards.registry import DEFAULT_REGISTRY
 from service.runtime.resources import Resources, build_resources
@@ -78,6 +78,8 @@ def create_app(
         try:
             yield
         finally:
+            if app.state.jobs is not None:
+                app.state.jobs.close()
             if app.state.recorder is not None:
                 await anyio.to_thread.run_sync(app.state.recorder.close)
             if owned:
@@ -89,11 +91,13 @@ def create_app(
     app.state.registry = registry
     app.state.recorder = None
     app.state.inspector_store = None  # `referee inspect` sets one without a recorder
+    app.state.jobs = None  # made at the first job (service.api.routers.jobs)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
+    app.include_router(jobs.router, dependencies=protected)  # before /v1/rewards: its paths are longer
     app.include_router(rewards.router, dependencies=protected)
     app.include_router(execute.router, dependencies=protected)
     app.include_router(openrlhf.router, dependencies=protected)

@@ -16,14 +16,22 @@ log = logging.getLogger("referee")
 class APIError(Exception):
     """A client error with the location of the offending field."""
 
-    def __init__(self, status_code: int, errors: list[dict]) -> None:
+    def __init__(self, status_code: int, errors: list[dict], headers: dict[str, str] | None = None) -> None:
         super().__init__(errors[0]["msg"] if errors else "error")
         self.status_code = status_code
         self.errors = errors
+        self.headers = headers or {}
 
     @classmethod
-    def at(cls, status_code: int, loc: list[str | int], msg: str, type_: str) -> APIError:
-        return cls(status_code, [error_entry(loc, msg, type_)])
+    def at(
+        cls,
+        status_code: int,
+        loc: list[str | int],
+        msg: str,
+        type_: str,
+        headers: dict[str, str] | None = None,
+    ) -> APIError:
+        return cls(status_code, [error_entry(loc, msg, type_)], headers)
 
 
 def error_entry(loc: list[str | int], msg: str, type_: str) -> dict:
@@ -55,7 +63,9 @@ def _json(status_code: int, errors: list[dict], headers: dict | None = None) -> 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
-        return _json(exc.status_code, exc.errors)
+        response = _json(exc.status_code, exc.errors)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

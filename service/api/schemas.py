@@ -429,3 +429,26 @@ class SelectResponse(BaseModel):
     summary: dict[str, Any] = Field(
         ..., description="Groups, rows, dropped items by rule, the length unit and the mean lengths."
     )
+
+
+class JobRequest(RewardRequest):
+    """A `/v1/rewards` body scored in the background: submit, poll, cancel."""
+
+    priority: int = Field(
+        0, description="Higher first: give evaluation jobs a lower priority than training's."
+    )
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "done", "cancelled"]
+    run: str = Field(..., description="The request's `run` (`default` without one): runs take turns.")
+    priority: int
+    items: int
+    scored: int = Field(..., description="Results so far.")
+    results: list[ItemResult] = Field(
+        ..., description="Results in the order they were scored, from the `since`-th on."
+    )
+    notes: list[str] = Field(default_factory=list)
+    created: float = Field(..., description="Unix time of the submission.")
+    finished: float | None = Field(None, description="Unix time it finished or was cancelled.")
