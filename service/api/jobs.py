@@ -147,15 +147,16 @@ class JobQueue:
         """The highest priority with work; within it the next run in turn; that run's oldest unit."""
         for priority in sorted(self.pending, reverse=True):
             runs = self.pending[priority]
-            while runs:
-                run, units = next(iter(runs.items()))
-                job, indices = units.popleft()
-                if units:
-                    runs.move_to_end(run)  # round-robin: the other runs go first next time
-                else:
-                    del runs[run]
-                return job, indices
-            del self.pending[priority]
+            if not runs:
+                del self.pending[priority]
+                continue
+            run, units = next(iter(runs.items()))
+            job, indices = units.popleft()
+            if units:
+                runs.move_to_end(run)  # round-robin: the other runs go first next time
+            else:
+                del runs[run]
+            return job, indices
         return None
 
     async def _work(self) -> None:
