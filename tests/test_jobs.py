@@ -88,6 +88,12 @@ def test_a_full_queue_is_429_with_retry_after_and_cancelling_frees_it() -> None:
         )
         assert full.status_code == 429 and full.headers["retry-after"] == "5"
         assert full.json()["detail"][0]["type"] == "queue_full"
+        oversized = httpx.post(
+            f"{url}/v1/rewards/jobs",
+            json={"rewards": {"code": 1.0}, "items": code_items(11, "o")},
+            timeout=30,
+        )
+        assert oversized.status_code == 413  # never fits: not a "retry later"
         time.sleep(0.5)
         cancelled = httpx.delete(f"{url}/v1/rewards/jobs/{first}", timeout=30).json()
         assert cancelled["status"] == "cancelled"

@@ -134,3 +134,43 @@ def test_client_twins_stream(live_server: str) -> None:
     ):
         pass
     assert error.value.status_code == 422
+
+
+def test_the_summary_keeps_item_order_when_ids_repeat_or_collide() -> None:
+    """What the recorder keeps is matched to the items by position: ids may repeat, or an item
+    without one (given its index, "0") may meet an item whose id is "0"."""
+    from service.api.schemas import RewardRequest, RewardResponse
+    from service.api.scoring import plan_request, stream_request
+    from service.rewards.registry import DEFAULT_REGISTRY
+    from service.runtime.resources import Resources
+
+    completions = ["<think>a</think> b", "no format", "<think>c</think> d", "<think>e"]
+    ids = [None, "0", "x", "x"]
+    items = [
+        {"completion": text, **({"id": i} if i else {})} for text, i in zip(completions, ids, strict=True)
+    ]
+    request = RewardRequest.model_validate({"rewards": {"format": 1.0}, "items": items})
+    plan = plan_request(request, DEFAULT_REGISTRY, Resources(), 100)
+
+    async def collect() -> RewardResponse:
+        async for result in stream_request(plan, DEFAULT_REGISTRY, Resources(), concurrency=4):
+            if isinstance(result, RewardResponse):
+                return result
+        raise AssertionError("no summary")
+
+    summary = asyncio.run(collect())
+    assert [r.scores["format"] for r in summary.results] == [1.0, 0.0, 1.0, 0.0]
+    assert [r.id for r in summary.results] == ["0", "0", "x", "x"]
+
+
+def test_an_odd_step_header_is_ignored(tmp_path: Any) -> None:
+    """`²` is a digit to `str.isdigit` but not to `int`: the recorder's step hint must not 500."""
+    from tests.server_utils import running_server
+
+    with running_server(record=f"sqlite:///{tmp_path / 'records.sqlite'}") as url:
+        body = {"rewards": {"format": 1.0}, "items": [{"completion": "x"}]}
+        odd = {"X-Referee-Step": b"\xb2"}
+        assert httpx.post(f"{url}/v1/rewards", json=body, headers=odd, timeout=30).status_code == 200
+        with httpx.stream("POST", f"{url}/v1/rewards/stream", json=body, headers=odd, timeout=30) as response:
+            lines = list(response.iter_lines())
+        assert json.loads(lines[-1])["summary"]["items"] == 1

@@ -79,7 +79,8 @@ def create_app(
             yield
         finally:
             if app.state.jobs is not None:
-                app.state.jobs.close()
+                await app.state.jobs.close()
+                app.state.jobs = None
             if app.state.recorder is not None:
                 await anyio.to_thread.run_sync(app.state.recorder.close)
             if owned:

@@ -28,23 +28,24 @@ from service.runtime.resources import Resources
 State = Literal["queued", "running", "done", "cancelled"]
 
 
+MAX_JOBS = 10_000  # jobs known at once (finished ones until they expire)
+
+
 @dataclass
 class Job:
     id: str
-    plan: Plan
+    plan: Plan | None
+    """None once it finished: its items are not kept for the TTL, only its results."""
     run: str
     priority: int
     units: int
+    items: int
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
     state: State = "queued"
     results: list[ItemResult] = field(default_factory=list)
     scored_units: int = 0
     notes: dict[str, None] = field(default_factory=dict)
-
-    @property
-    def items(self) -> int:
-        return len(self.plan.request.items)
 
     def status(self, since: int = 0) -> JobStatus:
         return JobStatus(
@@ -83,6 +84,21 @@ class JobQueue:
     def submit(self, plan: Plan, priority: int) -> Job:
         self.expire()
         items = len(plan.request.items)
+        if items > self.max_queued_items:
+            raise APIError.at(
+                413,
+                ["body", "items"],
+                f"{items} items is more than a job may hold ({self.max_queued_items})",
+                "too_many_items",
+            )
+        if len(self.jobs) >= MAX_JOBS:
+            raise APIError.at(
+                429,
+                ["body"],
+                f"{len(self.jobs)} jobs are known: poll or cancel some, or wait for them to expire",
+                "too_many_jobs",
+                headers={"Retry-After": "5"},
+            )
         if self.queued_items + items > self.max_queued_items:
             raise APIError.at(
                 429,
@@ -93,7 +109,7 @@ class JobQueue:
                 headers={"Retry-After": "5"},
             )
         units = stream_units(plan, self.registry)
-        job = Job(secrets.token_hex(8), plan, plan.request.run or "default", priority, len(units))
+        job = Job(secrets.token_hex(8), plan, plan.request.run or "default", priority, len(units), items)
         self.jobs[job.id] = job
         runs = self.pending.setdefault(priority, OrderedDict())
         runs.setdefault(job.run, deque()).extend((job, unit) for unit in units)
@@ -130,9 +146,12 @@ class JobQueue:
             self.finish(job, "cancelled")
         return job
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Cancel the workers and wait for them, so nothing scores on resources about to close."""
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
     # Scheduling -----------------------------------------------------------------------------------
 
@@ -168,11 +187,14 @@ class JobQueue:
                 await self._wake.wait()
                 continue
             job, indices = unit
+            plan = job.plan
+            if plan is None:  # finished (cancelled) while this unit waited
+                continue
             job.state = "running" if job.state == "queued" else job.state
             try:
-                scored = await score_items(job.plan, indices, self.registry, self.resources)
+                scored = await score_items(plan, indices, self.registry, self.resources)
             except Exception as exc:  # a bug in the engine costs these items, not the queue
-                scored = failed_items(job.plan, indices, f"{type(exc).__name__}: {exc}")
+                scored = failed_items(plan, indices, f"{type(exc).__name__}: {exc}")
             self.queued_items -= len(indices)  # a cancelled job's running units too: cancel took the rest
             if job.state == "cancelled":
                 continue
@@ -185,6 +207,7 @@ class JobQueue:
     def finish(self, job: Job, state: State) -> None:
         job.state = state
         job.finished_at = time.time()
+        job.plan = None
 
     def expire(self) -> None:
         """Forget finished jobs past their TTL (their results go with them)."""

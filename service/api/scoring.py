@@ -357,7 +357,7 @@ async def stream_request(
     generator yielding from inside a task group."""
     started = time.perf_counter()
     metrics.BATCH_ITEMS.observe(len(plan.request.items))
-    finished: asyncio.Queue[Scored | None] = asyncio.Queue()
+    finished: asyncio.Queue[tuple[list[int], Scored] | None] = asyncio.Queue()
     limiter = anyio.CapacityLimiter(concurrency)
 
     async def unit(indices: list[int]) -> None:
@@ -366,7 +366,7 @@ async def stream_request(
                 scored = await score_items(plan, indices, registry, resources)
             except Exception as exc:  # a bug in the engine costs these items, not the stream
                 scored = failed_items(plan, indices, f"{type(exc).__name__}: {exc}")
-        finished.put_nowait(scored)
+        finished.put_nowait((indices, scored))
 
     async def produce() -> None:
         try:
@@ -377,21 +377,22 @@ async def stream_request(
             finished.put_nowait(None)
 
     producer = asyncio.create_task(produce())
-    by_index: dict[str, ItemResult] = {}
+    by_position: dict[int, ItemResult] = {}  # by position: ids may repeat, or collide with an index
     notes: dict[str, None] = {}
     nulls: Counter[str] = Counter()
     try:
-        while (scored := await finished.get()) is not None:
+        while (done := await finished.get()) is not None:
+            indices, scored = done
             notes.update(dict.fromkeys(scored.notes))
             nulls.update(scored.nulls)
-            for result in scored.results:
-                by_index[result.id] = result
+            for index, result in zip(indices, scored.results, strict=True):
+                by_position[index] = result
                 yield result
     finally:
-        producer.cancel()
-    order = [item.id if item.id is not None else str(i) for i, item in enumerate(plan.request.items)]
+        producer.cancel()  # a client that left: what has not started is dropped
+        await asyncio.gather(producer, return_exceptions=True)  # what runs ends before the request does
     yield RewardResponse(
-        results=[by_index[key] for key in order if key in by_index],
+        results=[by_position[index] for index in sorted(by_position)],
         elapsed_ms=(time.perf_counter() - started) * 1000,
         notes=list(notes),
         null_counts=dict(nulls),

@@ -12,8 +12,9 @@ from service.api.scoring import plan_request
 router = APIRouter(prefix="/v1/rewards/jobs", tags=["jobs"])
 
 
-def get_jobs(request: Request, scorer: Scorer = Depends(get_scorer)) -> JobQueue:
-    """The server's job queue, made at the first job (on the resources startup built)."""
+async def get_jobs(request: Request, scorer: Scorer = Depends(get_scorer)) -> JobQueue:
+    """The server's job queue, made at the first job (on the resources startup built). Async: on the
+    event loop, so two first jobs cannot make two queues."""
     state = request.app.state
     if state.jobs is None:
         settings = scorer.settings

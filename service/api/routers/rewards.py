@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["rewards"])
 
 def step_number(step: str | None) -> int | None:
     """The `X-Referee-Step` header: a hint for the inspector, so an odd one is ignored, never a 422."""
-    return int(step) if step is not None and step.isdigit() else None
+    return int(step) if step is not None and step.isascii() and step.isdigit() else None
 
 
 @router.post("/rewards", response_model=RewardResponse, summary="Score a batch of rollouts")
@@ -85,11 +85,9 @@ async def stream_rewards(
                 notes=result.notes,
                 null_counts=result.null_counts,
             )
+            if recorder is not None:  # before the last line: a client gone by then still gets recorded
+                recorder.offer(request, result, run, step_number(step))
             yield json.dumps({"summary": summary.model_dump()}).encode() + b"\n"
-            if recorder is not None:
-                recorder.offer(
-                    request, result, run, int(step) if step is not None and step.isdigit() else None
-                )
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
