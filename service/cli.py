@@ -312,8 +312,9 @@ def select(
     from typing import cast
 
     from clients.client import parse_weights
+    from clients.score_file import read_items
     from service.grading.errors import GradingError
-    from service.selection.files import joined, read_jsonl, write_jsonl
+    from service.selection.files import joined, write_jsonl
     from service.selection.recipes import Recipe
     from service.selection.recipes import select as choose
     from service.selection.rows import summary_of, training_rows
@@ -324,7 +325,7 @@ def select(
         thresholds = parse_weights(where) if where else {}
         if not all(math.isfinite(value) for value in thresholds.values()):
             raise ValueError(f"--where minimums must be finite numbers: {where!r}")
-        items = joined(list(read_jsonl(file)), list(read_jsonl(scores)) if scores else None)
+        items = joined(list(read_items(file)), list(read_items(scores)) if scores else None)
         selection = choose(
             items,
             cast(Recipe, recipe),

@@ -5,6 +5,7 @@ and the rewards (which read it), so that neither imports the other."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
@@ -154,3 +155,11 @@ class Item(BaseModel):
             value = getattr(self, name)
             return default if value is None else value
         return (self.model_extra or {}).get(name, default)
+
+
+def group_indices(items: Sequence[Item]) -> dict[str, list[int]]:
+    """Item indices per rollout group, in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        groups.setdefault(item.group_key, []).append(index)
+    return groups

@@ -21,7 +21,7 @@ from service.api.credit import turn_credit
 from service.api.errors import APIError, error_entry
 from service.api.schemas import ItemResult, RewardRequest, RewardResponse
 from service.grading.errors import ErrorKind
-from service.items import Item
+from service.items import Item, group_indices
 from service.rewards.base import Registry, Reward, RewardContext, Score
 from service.runtime import metrics
 from service.runtime.resources import Resources
@@ -341,10 +341,7 @@ def stream_units(plan: Plan, registry: Registry) -> list[list[int]]:
     items (the Kimi length penalty), else each item."""
     items = plan.request.items
     if any(registry.rewards[name].group_reward for name in plan.names):
-        groups: dict[str, list[int]] = {}
-        for index, item in enumerate(items):
-            groups.setdefault(item.group_key, []).append(index)
-        return list(groups.values())
+        return list(group_indices(items).values())
     return [[index] for index in range(len(items))]
 
 

@@ -114,11 +114,3 @@ class Registry:
 
     def known(self) -> str:
         return ", ".join(sorted(self.rewards))
-
-
-def group_indices(items: Sequence[Item]) -> dict[str, list[int]]:
-    """Item indices per rollout group, in first-seen order."""
-    groups: dict[str, list[int]] = {}
-    for index, item in enumerate(items):
-        groups.setdefault(item.group_key, []).append(index)
-    return groups

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.grading.errors import ErrorKind, GradingError
 from service.grading.lengths import measure_lengths
-from service.items import Item
-from service.rewards.base import RewardContext, Score, group_indices
+from service.items import Item, group_indices
+from service.rewards.base import RewardContext, Score
 
 
 class LengthSource(BaseModel):

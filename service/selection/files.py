@@ -1,9 +1,9 @@
-"""`referee select`: the items file, joined with `referee score`'s output, to a TRL-ready JSONL."""
+"""`referee select`: the items file, joined with `referee score`'s output, to a TRL-ready JSONL.
+The files are read with `clients.score_file.read_items`, as `referee score` reads them."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +12,20 @@ from pydantic import ValidationError
 from service.selection.recipes import ScoredItem
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open() as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{number}: not a JSON object")
-            yield row
+def objects(rows: list[Any], what: str) -> list[dict[str, Any]]:
+    """The rows, each a JSON object, or ValueError naming the first that is not."""
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise ValueError(f"{what} line {number}: not a JSON object")
+    return rows
 
 
-def joined(items: list[dict[str, Any]], results: list[dict[str, Any]] | None) -> list[ScoredItem]:
+def joined(items: list[Any], results: list[Any] | None) -> list[ScoredItem]:
     """Items with their scores: from `results` by `id` when every item and result has a distinct one
     (`referee score` echoes ids; without one it numbers results by position), else line by line."""
+    items = objects(items, "items")
     if results is not None:
+        results = objects(results, "scores")
         ids = [item.get("id") for item in items]
         by_id = {str(result.get("id")): result for result in results}
         if all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids):

@@ -30,7 +30,7 @@ from typing import Literal
 from pydantic import Field
 
 from service.grading.lengths import Unit, measure_lengths
-from service.items import Item
+from service.items import Item, group_indices
 
 Recipe = Literal["rejection", "shortest", "pairs"]
 
@@ -136,9 +136,7 @@ def select(
     """Choose per group (`Item.group`, else the prompt) by the recipe. Deterministic."""
     texts = [policy_output(item) for item in items]
     lengths, unit = measure_lengths(texts, [item.completion_tokens for item in items], tokenizer)
-    groups: dict[str, list[int]] = {}
-    for index, item in enumerate(items):
-        groups.setdefault(item.group_key, []).append(index)
+    groups = group_indices(items)
     dropped: Counter[str] = Counter()
     kept: list[int] = []
     pairs: list[tuple[int, int]] = []
